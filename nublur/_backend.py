@@ -1,0 +1,168 @@
+"""Array-module dispatch and the CPU FFT engine.
+
+The FFT engine is chosen at run time: pyFFTW (planned, single-threaded plans, with nublur's
+own tile-level threads on top) when it is installed and torch is not loaded in the process,
+scipy.fft otherwise. The pyFFTW wheel bundles its own OpenMP runtime, and next to torch its
+threaded transforms were measured up to 100x slower (DESIGN.md section 3); single-threaded
+plans driven from nublur's own threads avoid the clash, and ``set_fft_engine`` overrides the
+choice.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+
+import numpy as np
+import scipy.fft
+
+__all__ = ["num_threads", "set_fft_engine", "fft_engine", "get_array_module", "TileFFT"]
+
+_ENGINE_OVERRIDE: str | None = None
+_PLAN_LOCK = threading.Lock()
+
+
+def num_threads() -> int:
+    """Worker threads for tiled and numba kernels (``NUBLUR_NUM_THREADS`` or the CPU count)."""
+    env = os.environ.get("NUBLUR_NUM_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def set_fft_engine(name: str | None) -> None:
+    """Force the CPU FFT engine: ``"pyfftw"``, ``"scipy"`` or ``None`` (automatic)."""
+    global _ENGINE_OVERRIDE
+    if name not in (None, "pyfftw", "scipy"):
+        raise ValueError(f"engine must be 'pyfftw', 'scipy' or None, got {name!r}")
+    if name == "pyfftw" and not _pyfftw_available():
+        raise ValueError("engine 'pyfftw' requested but pyfftw is not installed")
+    _ENGINE_OVERRIDE = name
+
+
+def fft_engine() -> str:
+    """The CPU FFT engine that new operators will use."""
+    if _ENGINE_OVERRIDE is not None:
+        return _ENGINE_OVERRIDE
+    if "torch" in sys.modules or not _pyfftw_available():
+        return "scipy"
+    return "pyfftw"
+
+
+def _pyfftw_available() -> bool:
+    try:
+        import pyfftw  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def get_array_module(array):
+    """numpy for host arrays; CuPy arrays are refused until the GPU backend lands."""
+    module = type(array).__module__.split(".")[0]
+    if module == "cupy":
+        raise TypeError(
+            "CuPy arrays are not supported yet: the GPU backend is not part of this "
+            "release; pass a numpy array (cupy.asnumpy(x))"
+        )
+    return np
+
+
+class TileFFT:
+    """Real 2-D FFTs of one square tile size, on batches of up to ``batch`` tiles.
+
+    Holds its own aligned buffers, so one instance serves one thread: ``real`` (batch, N, N),
+    ``spectrum`` (batch, N, N // 2 + 1) and ``held`` (N, N // 2 + 1), a spectrum kept aside.
+    Both directions are unnormalised; ``kernel_spectra`` carries the 1/N^2.
+    """
+
+    def __init__(self, size: int, batch: int, dtype, engine: str | None = None):
+        self.size = int(size)
+        self.batch = int(batch)
+        self.dtype = np.dtype(dtype)
+        self.complex_dtype = np.result_type(self.dtype, np.complex64)
+        self.engine = engine or fft_engine()
+        shape = (self.batch, self.size, self.size)
+        spec_shape = (self.batch, self.size, self.size // 2 + 1)
+        if self.engine == "pyfftw":
+            import pyfftw
+
+            self.real = pyfftw.empty_aligned(shape, self.dtype)
+            self.spectrum = pyfftw.empty_aligned(spec_shape, self.complex_dtype)
+            self.held = pyfftw.empty_aligned(spec_shape[1:], self.complex_dtype)
+        else:
+            self.real = np.zeros(shape, self.dtype)
+            self.spectrum = np.zeros(spec_shape, self.complex_dtype)
+            self.held = np.zeros(spec_shape[1:], self.complex_dtype)
+        self.real[...] = 0
+        self._plans = {}
+
+    def _plan(self, key):
+        plan = self._plans.get(key)
+        if plan is None:
+            import pyfftw
+
+            kind, count = key
+            flags = (_planner_effort(self.size), "FFTW_DESTROY_INPUT")
+            source = self.spectrum[:count] if kind == "inverse" else self.real[:count]
+            saved = source.copy()  # FFTW_MEASURE overwrites the arrays while planning
+            with _PLAN_LOCK:  # FFTW's planner is not thread-safe
+                if kind == "hold":
+                    plan = pyfftw.FFTW(self.real[0], self.held, axes=(0, 1), threads=1,
+                                       flags=flags, planning_timelimit=2.0)
+                elif kind == "forward":
+                    plan = pyfftw.FFTW(self.real[:count], self.spectrum[:count], axes=(1, 2),
+                                       threads=1, flags=flags, planning_timelimit=2.0)
+                else:
+                    plan = pyfftw.FFTW(self.spectrum[:count], self.real[:count], axes=(1, 2),
+                                       direction="FFTW_BACKWARD", threads=1, flags=flags,
+                                       planning_timelimit=2.0)
+            source[...] = saved
+            self._plans[key] = plan
+        return plan
+
+    def forward_held(self) -> np.ndarray:
+        """rfft2 of ``real[0]`` into ``held``."""
+        if self.engine == "pyfftw":
+            self._plan(("hold", 1)).execute()
+        else:
+            self.held[...] = scipy.fft.rfft2(self.real[0])
+        return self.held
+
+    def forward(self, count: int) -> np.ndarray:
+        """rfft2 of ``real[:count]`` into ``spectrum[:count]`` (the input is destroyed)."""
+        if self.engine == "pyfftw":
+            self._plan(("forward", count)).execute()
+        else:
+            self.spectrum[:count] = scipy.fft.rfft2(self.real[:count], axes=(1, 2))
+        return self.spectrum[:count]
+
+    def inverse(self, count: int) -> np.ndarray:
+        """irfft2 of ``spectrum[:count]`` into ``real[:count]`` (the spectrum is destroyed)."""
+        if self.engine == "pyfftw":
+            self._plan(("inverse", count)).execute()
+        else:
+            self.real[:count] = scipy.fft.irfft2(self.spectrum[:count], s=(self.size, self.size),
+                                                 axes=(1, 2), norm="forward")
+        return self.real[:count]
+
+
+def kernel_spectra(kernels: np.ndarray, size: int, dtype) -> np.ndarray:
+    """rfft2 / size^2 of each (K, K) kernel embedded at the top-left corner of a tile.
+
+    The 1/size^2 of the inverse transform is folded in here, once per kernel.
+    """
+    complex_dtype = np.result_type(np.dtype(dtype), np.complex64)
+    padded = np.zeros((kernels.shape[0], size, size), dtype=np.float64)
+    k = kernels.shape[-1]
+    padded[:, :k, :k] = kernels
+    return (scipy.fft.rfft2(padded, axes=(1, 2)) / (size * size)).astype(complex_dtype)
+
+
+def _planner_effort(size: int) -> str:
+    """FFTW_PATIENT for the large, reused tiles (seconds once, then from wisdom), else MEASURE."""
+    return "FFTW_PATIENT" if size >= 128 else "FFTW_MEASURE"

@@ -1,0 +1,178 @@
+"""DFT basis blur (000 eq. 10), evaluated tile by tile in cache-sized pieces.
+
+The image is cut into T x T tiles and every FFT is N x N with N = T + K - 1, so the working
+set of one tile stays in the core's cache:
+
+* forward (overlap-save): one real FFT of the tile's window of the padded image, then, B in
+  chunks, the products with the cached kernel spectra, the inverse FFTs and the per-pixel
+  mix ``sum_b m_b * (k_b conv u)``; circular convolution is exact on the T x T valid part;
+* adjoint (overlap-add): for chunks of b, FFTs of ``m_b * r`` on the tile, summed in the
+  Fourier domain with the flipped kernels' spectra (DESIGN.md section 3), one inverse FFT,
+  added to the padded domain; the padding's adjoint then folds the border back.
+
+Tile rows are spread over worker threads (each with its own buffers and FFTW plans; FFTW and
+the numba kernels run without the GIL). The adjoint's windows overlap by K - 1 rows, so it runs
+the even tile rows, then the odd ones.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import scipy.fft
+
+from .._backend import TileFFT, fft_engine, kernel_spectra, num_threads
+from . import _basis_numba as nb
+from .boundaries import pad_adjoint, padding_indices
+
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+_WORKSPACES: OrderedDict = OrderedDict()
+_WORKSPACE_LIMIT = 16
+_CHUNK_BYTES = 400 * 1024
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=num_threads(),
+                                       thread_name_prefix="nublur-tiles")
+        return _POOL
+
+
+def tile_fft_size(kernel_size: int, image_shape) -> int:
+    """FFT tile size N: about 5 (K - 1) (measured best on 2 cores for K = 33), 5-smooth."""
+    span = kernel_size - 1
+    target = max(5 * span, span + 32)
+    whole = max(image_shape) + span
+    return scipy.fft.next_fast_len(min(target, whole), real=True)
+
+
+class _Worker:
+    """One thread's FFT buffers and tile accumulator."""
+
+    def __init__(self, size, tile, chunk, dtype, engine):
+        self.fft = TileFFT(size, chunk, dtype, engine)
+        self.acc = np.empty((tile, tile), dtype=dtype)
+
+
+def _worker(size, tile, chunk, dtype, engine, index) -> _Worker:
+    key = (size, tile, chunk, np.dtype(dtype).str, engine, index)
+    with _POOL_LOCK:
+        ws = _WORKSPACES.get(key)
+        if ws is not None:
+            _WORKSPACES.move_to_end(key)
+            return ws
+    ws = _Worker(size, tile, chunk, dtype, engine)
+    with _POOL_LOCK:
+        _WORKSPACES[key] = ws
+        while len(_WORKSPACES) > _WORKSPACE_LIMIT * num_threads():
+            _WORKSPACES.popitem(last=False)
+    return ws
+
+
+class BasisPlan:
+    """Everything the basis operator reuses for one field, image shape, dtype and boundary.
+
+    Holds the kernel spectra at the tile size and the mixing maps in tile-major order (a
+    second copy of the mixing, B x H x W values).
+    """
+
+    def __init__(self, kernels: np.ndarray, mixing: np.ndarray | None, image_shape,
+                 dtype, boundary: str):
+        self.dtype = np.dtype(dtype)
+        self.shape = tuple(image_shape)
+        self.radius = kernels.shape[-1] // 2
+        self.boundary = boundary
+        self.size = tile_fft_size(kernels.shape[-1], self.shape)
+        self.tile = self.size - 2 * self.radius
+        self.num_basis = kernels.shape[0]
+        plane = self.size * self.size * self.dtype.itemsize
+        chunks = -(-self.num_basis // max(1, min(self.num_basis, _CHUNK_BYTES // plane)))
+        self.chunk = -(-self.num_basis // chunks)
+        self.engine = fft_engine()
+        self.spectra = kernel_spectra(kernels, self.size, self.dtype)
+        self.adjoint_spectra = kernel_spectra(kernels[:, ::-1, ::-1], self.size, self.dtype)
+        h, w = self.shape
+        self.rows = padding_indices(h, self.radius, boundary)
+        self.cols = padding_indices(w, self.radius, boundary)
+        self.grid = (-(-h // self.tile), -(-w // self.tile))
+        if mixing is None:
+            ones = np.ones((1, 1, 1, self.tile, self.tile), dtype=self.dtype)
+            self.mix_tiles = np.broadcast_to(ones, self.grid + ones.shape[2:])
+        else:
+            self.mix_tiles = np.empty(self.grid + (self.num_basis, self.tile, self.tile),
+                                      dtype=self.dtype)
+            nb.tile_major(np.ascontiguousarray(mixing, dtype=self.dtype), self.tile,
+                          self.mix_tiles)
+
+    def _chunks(self):
+        for b0 in range(0, self.num_basis, self.chunk):
+            yield b0, min(self.chunk, self.num_basis - b0)
+
+    def _run(self, work, tile_rows):
+        workers = min(num_threads(), len(tile_rows))
+        if workers <= 1:
+            work(0, tile_rows)
+            return
+        futures = [_pool().submit(work, k, tile_rows[k::workers]) for k in range(workers)]
+        for future in futures:
+            future.result()
+
+    def _workspace(self, index) -> _Worker:
+        return _worker(self.size, self.tile, self.chunk, self.dtype, self.engine, index)
+
+    def forward(self, image: np.ndarray) -> np.ndarray:
+        out = np.empty(self.shape, dtype=self.dtype)
+        image = np.ascontiguousarray(image, dtype=self.dtype)
+        offset = 2 * self.radius
+
+        def work(index, tile_rows):
+            ws = self._workspace(index)
+            fft = ws.fft
+            for ty in tile_rows:
+                for tx in range(self.grid[1]):
+                    i0, j0 = ty * self.tile, tx * self.tile
+                    block = self.mix_tiles[ty, tx]
+                    nb.load_padded_window(image, self.rows, self.cols, i0, j0, fft.real[0])
+                    held = fft.forward_held()
+                    for b0, count in self._chunks():
+                        nb.spectral_products(held, self.spectra, b0, count, fft.spectrum)
+                        blurred = fft.inverse(count)
+                        nb.mix_accumulate(blurred, block, b0, count, offset, ws.acc, b0 == 0)
+                    nb.store_tile(ws.acc, out, i0, j0)
+
+        self._run(work, list(range(self.grid[0])))
+        return out
+
+    def adjoint(self, residual: np.ndarray) -> np.ndarray:
+        h, w = self.shape
+        r2 = 2 * self.radius
+        padded = np.zeros((h + r2, w + r2), dtype=self.dtype)
+        residual = np.ascontiguousarray(residual, dtype=self.dtype)
+
+        def work(index, tile_rows):
+            fft = self._workspace(index).fft
+            for ty in tile_rows:
+                for tx in range(self.grid[1]):
+                    i0, j0 = ty * self.tile, tx * self.tile
+                    block = self.mix_tiles[ty, tx]
+                    for b0, count in self._chunks():
+                        nb.load_masked_tiles(residual, block, i0, j0, b0, count, fft.real)
+                        spectra = fft.forward(count)
+                        nb.accumulate_products(spectra, self.adjoint_spectra, b0, count,
+                                               fft.held, b0 == 0)
+                    fft.spectrum[0] = fft.held
+                    nb.add_window(fft.inverse(1)[0], padded, i0, j0)
+
+        rows = list(range(self.grid[0]))
+        if self.tile >= r2:
+            self._run(work, rows[0::2])  # windows of rows two apart never overlap
+            self._run(work, rows[1::2])
+        else:
+            work(0, rows)
+        return pad_adjoint(padded, self.shape, self.radius, self.boundary)

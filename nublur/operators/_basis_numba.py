@@ -1,0 +1,103 @@
+"""numba tile kernels of the DFT basis operator (see ``_basis_fft``).
+
+Mixing maps come tile-major, (B, T, T) per tile, so that every inner loop is contiguous.
+"""
+
+from numba import njit
+
+
+@njit(cache=True, nogil=True)
+def load_padded_window(image, rows, cols, i0, j0, window):
+    """window[n1, n2] = padded image at (i0 + n1, j0 + n2), zero outside the padded domain."""
+    size = window.shape[0]
+    for n1 in range(size):
+        p = i0 + n1
+        i = rows[p] if p < rows.shape[0] else -1
+        for n2 in range(size):
+            q = j0 + n2
+            j = cols[q] if q < cols.shape[0] else -1
+            window[n1, n2] = image[i, j] if (i >= 0 and j >= 0) else 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def spectral_products(held, kernel_spectra, b0, count, spectra):
+    """spectra[c] = kernel_spectra[b0 + c] * held for c < count."""
+    for c in range(count):
+        for k1 in range(held.shape[0]):
+            for k2 in range(held.shape[1]):
+                spectra[c, k1, k2] = kernel_spectra[b0 + c, k1, k2] * held[k1, k2]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def mix_accumulate(blurred, mix_block, b0, count, offset, acc, first):
+    """acc += sum_c mix_block[b0 + c] * blurred[c, offset:offset + T, offset:offset + T]."""
+    tile = acc.shape[0]
+    for c in range(count):
+        for t1 in range(tile):
+            for t2 in range(tile):
+                term = mix_block[b0 + c, t1, t2] * blurred[c, offset + t1, offset + t2]
+                if first and c == 0:
+                    acc[t1, t2] = term
+                else:
+                    acc[t1, t2] += term
+
+
+@njit(cache=True, nogil=True)
+def store_tile(acc, out, i0, j0):
+    """out[i0:i0 + T, j0:j0 + T] = acc, clipped to out."""
+    h, w = out.shape
+    for t1 in range(min(acc.shape[0], h - i0)):
+        for t2 in range(min(acc.shape[1], w - j0)):
+            out[i0 + t1, j0 + t2] = acc[t1, t2]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def load_masked_tiles(residual, mix_block, i0, j0, b0, count, windows):
+    """windows[c] = mix_block[b0 + c] * residual tile at (i0, j0), zero-padded to N x N."""
+    h, w = residual.shape
+    tile = mix_block.shape[1]
+    n1 = min(tile, h - i0)
+    n2 = min(tile, w - j0)
+    for c in range(count):
+        for t1 in range(windows.shape[1]):
+            for t2 in range(windows.shape[2]):
+                if t1 < n1 and t2 < n2:
+                    windows[c, t1, t2] = mix_block[b0 + c, t1, t2] * residual[i0 + t1, j0 + t2]
+                else:
+                    windows[c, t1, t2] = 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def accumulate_products(spectra, kernel_spectra, b0, count, held, first):
+    """held (+)= sum_c kernel_spectra[b0 + c] * spectra[c]."""
+    for c in range(count):
+        for k1 in range(held.shape[0]):
+            for k2 in range(held.shape[1]):
+                term = kernel_spectra[b0 + c, k1, k2] * spectra[c, k1, k2]
+                if first and c == 0:
+                    held[k1, k2] = term
+                else:
+                    held[k1, k2] += term
+
+
+@njit(cache=True, nogil=True)
+def add_window(window, out, i0, j0):
+    """out[i0:i0 + N, j0:j0 + N] += window, clipped to out."""
+    h, w = out.shape
+    for n1 in range(min(window.shape[0], h - i0)):
+        for n2 in range(min(window.shape[1], w - j0)):
+            out[i0 + n1, j0 + n2] += window[n1, n2]
+
+
+@njit(cache=True, nogil=True)
+def tile_major(mixing, tile, out):
+    """out[ty, tx, b] = mixing[b] on tile (ty, tx), zero beyond the image."""
+    nb, h, w = mixing.shape
+    for ty in range(out.shape[0]):
+        for tx in range(out.shape[1]):
+            for b in range(nb):
+                for t1 in range(tile):
+                    i = ty * tile + t1
+                    for t2 in range(tile):
+                        j = tx * tile + t2
+                        out[ty, tx, b, t1, t2] = mixing[b, i, j] if (i < h and j < w) else 0.0

@@ -1,0 +1,35 @@
+"""Small random fields of every type for the tests."""
+
+import numpy as np
+from scipy.ndimage import gaussian_filter
+
+import nublur
+
+
+def random_kernels(rng, count, size):
+    k = rng.random((count, size, size)) ** 3
+    return k / k.sum(axis=(1, 2), keepdims=True)
+
+
+def smooth_mixing(rng, count, shape, sigma=3.0):
+    logits = np.stack([gaussian_filter(rng.standard_normal(shape), sigma) for _ in range(count)])
+    m = np.exp(4 * logits)
+    return m / m.sum(axis=0)
+
+
+def make_field(kind, rng, shape=(13, 11), size=5, count=3):
+    if kind == "uniform":
+        return nublur.UniformField(random_kernels(rng, 1, size)[0])
+    if kind == "basis":
+        return nublur.BasisField(random_kernels(rng, count, size), smooth_mixing(rng, count, shape))
+    if kind == "dense":
+        k = rng.random(shape + (size, size))
+        return nublur.DenseField(k, normalize=True)
+    if kind == "linear":
+        length = rng.uniform(1, size, shape)
+        angle = rng.uniform(0, 180, shape)
+        return nublur.LinearMotionField(length, angle, kernel_size=size)
+    raise ValueError(kind)
+
+
+FIELD_KINDS = ("uniform", "basis", "dense", "linear")

@@ -1,0 +1,208 @@
+"""Operators against the float64 reference, adjoint dot-tests and equivalent paths."""
+
+import numpy as np
+import pytest
+import scipy.signal
+
+import nublur
+from fields_factory import FIELD_KINDS, make_field, random_kernels, smooth_mixing
+from reference import BOUNDARIES, kernel_stack, ref_adjoint, ref_blur
+
+TOL = {np.float64: 1e-10, np.float32: 2e-5}
+
+
+@pytest.mark.parametrize("kind", FIELD_KINDS)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_forward_and_adjoint_match_reference(kind, boundary, dtype, rng):
+    shape = (13, 11)
+    field = make_field(kind, rng, shape)
+    kernels = kernel_stack(field, shape)
+    x = rng.random(shape).astype(dtype)
+    y = rng.random(shape).astype(dtype)
+    v = nublur.blur(x, field, boundary=boundary)
+    a = nublur.blur_adjoint(y, field, boundary=boundary)
+    assert v.dtype == dtype and a.dtype == dtype
+    np.testing.assert_allclose(v, ref_blur(x, kernels, boundary), atol=TOL[dtype], rtol=0)
+    np.testing.assert_allclose(a, ref_adjoint(y, kernels, boundary), atol=TOL[dtype] * 4, rtol=0)
+
+
+@pytest.mark.parametrize("kind", FIELD_KINDS)
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_adjoint_dot_test(kind, boundary, rng):
+    shape = (37, 29)
+    field = make_field(kind, rng, shape, size=7, count=4)
+    x = rng.standard_normal(shape)
+    y = rng.standard_normal(shape)
+    lhs = np.vdot(nublur.blur(x, field, boundary=boundary), y)
+    rhs = np.vdot(x, nublur.blur_adjoint(y, field, boundary=boundary))
+    assert abs(lhs - rhs) <= 1e-10 * abs(lhs)
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_multi_tile_basis_matches_reference(boundary, rng):
+    """Images much larger than one FFT tile (K = 9 gives 40 x 40 tiles), odd sizes."""
+    shape = (97, 83)
+    field = nublur.BasisField(random_kernels(rng, 3, 9), smooth_mixing(rng, 3, shape))
+    x = rng.random(shape)
+    kernels = np.einsum("bhw,bkl->hwkl", field.mixing, field.kernels)
+    np.testing.assert_allclose(nublur.blur(x, field, boundary=boundary),
+                               ref_blur(x, kernels, boundary), atol=1e-11)
+    y = rng.random(shape)
+    lhs = np.vdot(nublur.blur(x, field, boundary=boundary), y)
+    rhs = np.vdot(x, nublur.blur_adjoint(y, field, boundary=boundary))
+    assert abs(lhs - rhs) <= 1e-12 * abs(lhs)
+
+
+def test_kernel_larger_than_image(rng):
+    """K = 15 on a 6 x 5 image: the extension wraps/reflects more than once."""
+    field = nublur.UniformField(random_kernels(rng, 1, 15)[0])
+    x = rng.random((6, 5))
+    for boundary in BOUNDARIES:
+        kernels = kernel_stack(field, x.shape) if False else np.broadcast_to(
+            field.psf, x.shape + field.psf.shape)
+        np.testing.assert_allclose(nublur.blur(x, field, boundary=boundary),
+                                   ref_blur(x, kernels, boundary), atol=1e-12)
+
+
+def test_uniform_equals_scipy_convolve_in_interior(rng):
+    x = rng.random((120, 90)).astype(np.float32)
+    k = nublur.camera_shake_kernel(15, rng)
+    v = nublur.blur(x, k)
+    ref = scipy.signal.convolve(x.astype(np.float64), k, mode="same")
+    np.testing.assert_allclose(v[7:-7, 7:-7], ref[7:-7, 7:-7], atol=2e-6)
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "periodic", "constant"])
+def test_basis_equals_its_dense_expansion(boundary, rng):
+    shape = (40, 33)
+    field = make_field("basis", rng, shape, size=9, count=5)
+    dense = field.to_dense()
+    assert isinstance(dense, nublur.DenseField)
+    x = rng.random(shape)
+    np.testing.assert_allclose(nublur.blur(x, field, boundary=boundary),
+                               nublur.blur(x, dense, boundary=boundary), atol=1e-12)
+    np.testing.assert_allclose(nublur.blur_adjoint(x, field, boundary=boundary),
+                               nublur.blur_adjoint(x, dense, boundary=boundary), atol=1e-12)
+
+
+@pytest.mark.parametrize("length,angle", [(1, 0), (7, 0), (9, 33), (12.5, 90), (15, 150)])
+def test_constant_linear_field_equals_uniform(length, angle, rng):
+    shape = (45, 52)
+    field = nublur.LinearMotionField(np.full(shape, length), np.full(shape, angle))
+    uniform = nublur.UniformField(nublur.linear_kernel(length, angle, size=field.kernel_size))
+    x = rng.random(shape)
+    for boundary in ("reflect", "replicate"):
+        np.testing.assert_allclose(nublur.blur(x, field, boundary=boundary),
+                                   nublur.blur(x, uniform, boundary=boundary), atol=1e-12)
+        np.testing.assert_allclose(nublur.blur_adjoint(x, field, boundary=boundary),
+                                   nublur.blur_adjoint(x, uniform, boundary=boundary), atol=1e-12)
+
+
+def test_fft_engines_agree(rng):
+    field = make_field("basis", rng, (70, 64), size=11, count=4)
+    x = rng.random((70, 64)).astype(np.float32)
+    results = []
+    for engine in ("scipy", "pyfftw"):
+        nublur.set_fft_engine(engine)
+        try:
+            fresh = nublur.BasisField(field.kernels, field.mixing)  # new plan cache
+            results.append((nublur.blur(x, fresh), nublur.blur_adjoint(x, fresh)))
+        finally:
+            nublur.set_fft_engine(None)
+    np.testing.assert_allclose(results[0][0], results[1][0], atol=1e-6)
+    np.testing.assert_allclose(results[0][1], results[1][1], atol=1e-6)
+
+
+def test_colour_channels_and_dtype(rng):
+    field = make_field("basis", rng, (20, 24), size=5)
+    img = rng.random((3, 20, 24)).astype(np.float32)
+    out = nublur.blur(img, field, channel_axis=0)
+    assert out.shape == img.shape and out.dtype == np.float32
+    for c in range(3):
+        np.testing.assert_allclose(out[c], nublur.blur(img[c], field), atol=1e-7)
+    adj = nublur.blur_adjoint(np.moveaxis(img, 0, -1), field, channel_axis=-1)
+    np.testing.assert_allclose(adj[..., 1], nublur.blur_adjoint(img[1], field), atol=1e-7)
+
+
+def test_integer_image_converted_like_img_as_float(rng):
+    img = (rng.random((16, 16)) * 255).astype(np.uint8)
+    k = nublur.linear_kernel(5, 0)
+    out = nublur.blur(img, k)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, nublur.blur(img / 255.0, k), atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", FIELD_KINDS)
+def test_inputs_are_not_modified(kind, rng):
+    field = make_field(kind, rng)
+    x = rng.random((13, 11))
+    before = x.copy()
+    nublur.blur(x, field)
+    nublur.blur_adjoint(x, field)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_blur_operator_with_scipy_cg(rng):
+    from scipy.sparse.linalg import aslinearoperator, cg
+    from scipy.sparse import identity
+
+    shape = (24, 20)
+    field = make_field("basis", rng, shape, size=5)
+    op = nublur.BlurOperator(field, shape)
+    data = op @ rng.random(shape).ravel()
+    normal = op.H @ op + 1e-2 * aslinearoperator(identity(op.shape[1]))
+    rhs = op.H @ data
+    sol, info = cg(normal, rhs, rtol=1e-10, maxiter=500)
+    assert info == 0
+    np.testing.assert_allclose(normal @ sol, rhs, atol=1e-8)
+    x = rng.random(op.shape[1])
+    y = rng.random(op.shape[0])
+    assert np.isclose(np.vdot(op @ x, y), np.vdot(x, op.H @ y), rtol=1e-12)
+
+
+def test_blur_operator_colour(rng):
+    field = make_field("uniform", rng)
+    op = nublur.BlurOperator(field, (10, 9, 3), boundary="periodic")
+    x = rng.random((10, 9, 3))
+    np.testing.assert_allclose((op @ x.ravel()).reshape(x.shape),
+                               nublur.blur(x, field, boundary="periodic", channel_axis=-1))
+
+
+def test_mask_first_operator_is_exact(rng):
+    """sum_b k_b conv (m_b u), built explicitly from scipy's convolution, zero boundary."""
+    shape = (21, 18)
+    kernels = random_kernels(rng, 3, 5)
+    mixing = smooth_mixing(rng, 3, shape)
+    op = nublur.mask_first_operator(kernels, mixing, boundary="constant")
+    u = rng.random(shape)
+    expected = sum(scipy.signal.convolve(mixing[b] * u, kernels[b], mode="same")
+                   for b in range(3))
+    np.testing.assert_allclose((op @ u.ravel()).reshape(shape), expected, atol=1e-12)
+
+
+def test_correlation_kernels_adapter(rng):
+    shape = (19, 17)
+    kernels = random_kernels(rng, 2, 5)
+    mixing = smooth_mixing(rng, 2, shape)
+    field = nublur.BasisField.from_correlation_kernels(kernels, mixing)
+    u = rng.random(shape)
+    padded = np.pad(u, 2, mode="symmetric")
+    expected = sum(mixing[b] * scipy.signal.correlate(padded, kernels[b], mode="valid")
+                   for b in range(2))
+    np.testing.assert_allclose(nublur.blur(u, field), expected, atol=1e-12)
+
+
+def test_camera_response_functions():
+    x = np.linspace(-0.5, 2.0, 501)
+    a = 50.0
+    r = nublur.smooth_clip(x, a)
+    np.testing.assert_allclose(r, x - np.log1p(np.exp(a * (x - 1))) / a, rtol=1e-12, atol=1e-14)
+    h = 1e-6
+    numeric = (nublur.smooth_clip(x + h, a) - nublur.smooth_clip(x - h, a)) / (2 * h)
+    np.testing.assert_allclose(nublur.smooth_clip_derivative(x, a), numeric, atol=1e-6)
+    assert np.all(np.isfinite(nublur.smooth_clip(np.array([1e6, -1e6]))))
+    assert nublur.smooth_clip(np.array([5.0]))[0] <= 1.0 < nublur.smooth_clip(np.array([1.2]))[0] + 0.01
+    v = nublur.camera_response(np.array([0.25, 0.5]), gamma=2.0)
+    np.testing.assert_allclose(v, np.sqrt(nublur.smooth_clip(np.array([0.25, 0.5]))))
+    assert nublur.camera_response(np.array([-0.3]))[0] == 0.0
