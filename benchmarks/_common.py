@@ -37,6 +37,19 @@ def shake_basis_field(rng, shape, count=25, size=33, dtype=np.float32):
                              normalize=True)
 
 
+def paired_times(fast, reference, repeat: int = 5) -> tuple[float, float]:
+    """Best times of two functions measured alternately, so both see the same machine load."""
+    fast()
+    reference()
+    t_fast, t_ref = [], []
+    for _ in range(repeat):
+        for fn, bucket in ((fast, t_fast), (reference, t_ref)):
+            t0 = time.perf_counter()
+            fn()
+            bucket.append(time.perf_counter() - t0)
+    return min(t_fast), min(t_ref)
+
+
 def print_table(title, header, rows):
     widths = [max(len(str(h)), *(len(str(r[i])) for r in rows)) for i, h in enumerate(header)]
     print(f"\n{title}")

@@ -17,7 +17,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.signal import fftconvolve
 
 import nublur
-from _common import best_time, print_table, shake_basis_field
+from _common import paired_times, print_table, shake_basis_field
 
 
 def reference_forward(x, kernels, mixing):
@@ -44,7 +44,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--dense-size", type=int, default=256)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     n = args.size
@@ -64,8 +64,7 @@ def main(argv=None):
              lambda: reference_forward(x, kernels, mixing)),
             ("basis adjoint", lambda: nublur.blur_adjoint(x, field),
              lambda: reference_adjoint(x, kernels, mixing))):
-        t_fast = best_time(fast, args.repeat)
-        t_ref = best_time(ref, args.repeat)
+        t_fast, t_ref = paired_times(fast, ref, args.repeat)
         rows.append((f"{name} {n}x{n} B=25 K=33", f"{t_fast * 1e3:.1f}", f"{t_ref * 1e3:.1f}",
                      f"{t_ref / t_fast:.1f}x", f"{mpix / t_fast:.1f}"))
 
@@ -74,11 +73,11 @@ def main(argv=None):
     xd = rng.random((d, d), dtype=np.float32)
     dk = np.ascontiguousarray(dense.kernels)
     assert np.abs(nublur.blur(xd, dense) - einsum_dense(xd, dk)).max() < 1e-5
-    t_fast = best_time(lambda: nublur.blur(xd, dense), args.repeat)
-    t_ref = best_time(lambda: einsum_dense(xd, dk), args.repeat)
+    t_fast, t_ref = paired_times(lambda: nublur.blur(xd, dense), lambda: einsum_dense(xd, dk),
+                                 args.repeat)
     rows.append((f"dense gather {d}x{d} K=33", f"{t_fast * 1e3:.1f}", f"{t_ref * 1e3:.1f}",
                  f"{t_ref / t_fast:.1f}x", f"{d * d / 1e6 / t_fast:.2f}"))
-    t_fast = best_time(lambda: nublur.blur_adjoint(xd, dense), args.repeat)
+    t_fast, _ = paired_times(lambda: nublur.blur_adjoint(xd, dense), lambda: None, args.repeat)
     rows.append((f"dense adjoint {d}x{d} K=33", f"{t_fast * 1e3:.1f}", "-", "-",
                  f"{d * d / 1e6 / t_fast:.2f}"))
 

@@ -125,6 +125,15 @@ class TileFFT:
             self._plans[key] = plan
         return plan
 
+    def prepare(self, counts) -> None:
+        """Plan every transform for these batch counts now (FFTW measures best when idle)."""
+        if self.engine != "pyfftw":
+            return
+        self._plan(("hold", 1))
+        for count in counts:
+            self._plan(("forward", count))
+            self._plan(("inverse", count))
+
     def forward_held(self) -> np.ndarray:
         """rfft2 of ``real[0]`` into ``held``."""
         if self.engine == "pyfftw":

@@ -240,9 +240,9 @@ class BasisField(KernelField):
         """Low-rank compression of any field into ``rank`` basis PSFs.
 
         The kernels of a pixel sample are factorised as X ~ M Kb with non-negative factors
-        (multiplicative updates initialised from the truncated SVD, NNDSVD), each basis kernel
+        (HALS sweeps initialised from the truncated SVD, NNDSVD), each basis kernel
         normalised to sum 1; the mixing of every pixel is then fitted by non-negative least
-        squares on that basis (multiplicative updates), clipped and renormalised to sum 1.
+        squares on that basis (HALS), clipped and renormalised to sum 1.
 
         Parameters
         ----------
@@ -254,7 +254,7 @@ class BasisField(KernelField):
         num_samples : int
             Pixels sampled to fit the basis (all pixels when there are fewer).
         num_iter : int
-            Multiplicative-update iterations.
+            HALS sweeps.
         rng : numpy.random.Generator, optional
             Pixel sampling (default seeded with 0, so the result is deterministic).
 
@@ -298,12 +298,15 @@ class BasisField(KernelField):
 
 
 def _nmf_basis(x: np.ndarray, rank: int, num_iter: int) -> np.ndarray:
-    """Non-negative basis (rank, K^2) with unit row sums, X ~ M Kb, NNDSVD initialisation."""
+    """Non-negative basis (rank, K^2) with unit row sums, X ~ M Kb.
+
+    NNDSVD initialisation from the truncated SVD, then HALS (hierarchical alternating least
+    squares) sweeps over the rows of Kb and the columns of M.
+    """
     u, s, vt = np.linalg.svd(x, full_matrices=False)
-    rank_avail = min(rank, len(s))
     basis = np.empty((rank, x.shape[1]))
     for j in range(rank):
-        if j >= rank_avail or s[j] <= 0:
+        if j >= len(s) or s[j] <= 0:
             basis[j] = x.mean(axis=0)
             continue
         vp, vn = np.maximum(vt[j], 0), np.maximum(-vt[j], 0)
@@ -311,28 +314,39 @@ def _nmf_basis(x: np.ndarray, rank: int, num_iter: int) -> np.ndarray:
         pos = np.linalg.norm(vp) * np.linalg.norm(up)
         neg = np.linalg.norm(vn) * np.linalg.norm(un)
         basis[j] = vp if pos >= neg else vn
-    basis += 1e-9
+    basis += 1e-6 * basis.max()
     basis /= basis.sum(axis=1, keepdims=True)
-    mix = np.full((x.shape[0], rank), 1.0 / rank)
+    mix = _nnls_mixing(x, basis, 20, normalise=False)
     for _ in range(num_iter):
-        mix *= (x @ basis.T) / np.maximum(mix @ (basis @ basis.T), 1e-30)
-        basis *= (mix.T @ x) / np.maximum((mix.T @ mix) @ basis, 1e-30)
-        sums = basis.sum(axis=1, keepdims=True)
-        basis /= np.maximum(sums, 1e-30)
+        gram, xtm = mix.T @ mix, mix.T @ x
+        for j in range(rank):
+            step = (xtm[j] - gram[j] @ basis) / max(gram[j, j], 1e-30)
+            basis[j] = np.maximum(basis[j] + step, 0)
+        sums = np.maximum(basis.sum(axis=1, keepdims=True), 1e-30)
+        basis /= sums
         mix *= sums.T
+        mix = _hals_mixing(x @ basis.T, basis @ basis.T, mix, 1)
     return basis
 
 
-def _nnls_mixing(x: np.ndarray, basis: np.ndarray, num_iter: int) -> np.ndarray:
-    """Mixing (n, rank) >= 0 with unit row sums fitting x ~ mixing @ basis."""
-    gram = basis @ basis.T
-    xb = np.maximum(x @ basis.T, 0)
-    mix = np.full((x.shape[0], basis.shape[0]), 1.0 / basis.shape[0])
+def _hals_mixing(xb, gram, mix, num_iter):
     for _ in range(num_iter):
-        mix *= xb / np.maximum(mix @ gram, 1e-30)
-    mix = np.maximum(mix, 0)
+        for j in range(gram.shape[0]):
+            step = (xb[:, j] - mix @ gram[:, j]) / max(gram[j, j], 1e-30)
+            mix[:, j] = np.maximum(mix[:, j] + step, 0)
+    return mix
+
+
+def _nnls_mixing(x: np.ndarray, basis: np.ndarray, num_iter: int,
+                 normalise: bool = True) -> np.ndarray:
+    """Mixing (n, rank) >= 0 fitting x ~ mixing @ basis (HALS), rows renormalised to sum 1."""
+    rank = basis.shape[0]
+    mix = _hals_mixing(x @ basis.T, basis @ basis.T, np.full((x.shape[0], rank), 1.0 / rank),
+                       num_iter)
+    if not normalise:
+        return mix
     sums = mix.sum(axis=1, keepdims=True)
-    return np.where(sums > 0, mix / np.where(sums > 0, sums, 1), 1.0 / basis.shape[0])
+    return np.where(sums > 0, mix / np.where(sums > 0, sums, 1), 1.0 / rank)
 
 
 class DenseField(KernelField):

@@ -109,6 +109,9 @@ class BasisPlan:
                                       dtype=self.dtype)
             nb.tile_major(np.ascontiguousarray(mixing, dtype=self.dtype), self.tile,
                           self.mix_tiles)
+        counts = {count for _, count in self._chunks()} | {1}
+        for index in range(min(num_threads(), self.grid[0])):
+            self._workspace(index).fft.prepare(counts)
 
     def _chunks(self):
         for b0 in range(0, self.num_basis, self.chunk):

@@ -18,7 +18,7 @@ def dense_forward(image, field, boundary):
     r = field.kernel_size // 2
     out = np.empty(image.shape, dtype=image.dtype)
     kernels = np.ascontiguousarray(field.kernels, dtype=image.dtype)
-    gn.dense_forward(pad(image, r, boundary), kernels, out)
+    gn.dense_forward(pad(image, r, boundary), kernels, image.dtype.type(0), out)
     return out
 
 
@@ -34,7 +34,8 @@ def dense_adjoint(residual, field, boundary):
 def linear_forward(image, field, boundary):
     r = field.kernel_size // 2
     out = np.empty(image.shape, dtype=image.dtype)
-    gn.linear_forward(pad(image, r, boundary), field.length, field.angle, field.kernel_size, out)
+    gn.linear_forward(pad(image, r, boundary), field.length, field.angle, field.kernel_size,
+                     image.dtype.type(0), out)
     return out
 
 

@@ -1,0 +1,128 @@
+"""Kernel-field types: construction, kernel_at, to_dense, compression, adapters, validation."""
+
+import numpy as np
+import pytest
+
+import nublur
+from fields_factory import FIELD_KINDS, make_field, random_kernels, smooth_mixing
+
+
+@pytest.mark.parametrize("kind", FIELD_KINDS)
+def test_common_interface(kind, rng):
+    field = make_field(kind, rng, shape=(9, 8), size=5)
+    assert field.kernel_size == 5
+    k = field.kernel_at(3, 4)
+    assert k.shape == (5, 5) and k.min() >= 0 and k.sum() == pytest.approx(1.0)
+    dense = field.to_dense((9, 8))
+    np.testing.assert_allclose(dense.kernels[3, 4], k)
+    if kind != "uniform":
+        assert field.image_shape == (9, 8)
+        with pytest.raises(IndexError, match="row"):
+            field.kernel_at(9, 0)
+
+
+def test_basis_kernel_at_is_the_mixture(rng):
+    field = make_field("basis", rng, shape=(6, 7), size=5, count=3)
+    expected = sum(field.mixing[b, 2, 5] * field.kernels[b] for b in range(3))
+    np.testing.assert_allclose(field.kernel_at(2, 5), expected)
+
+
+def test_to_dense_refuses_above_limit(rng):
+    field = make_field("basis", rng, shape=(64, 64), size=9)
+    with pytest.raises(MemoryError, match="GiB"):
+        field.to_dense(max_bytes=1000)
+    uniform = nublur.UniformField(np.ones((33, 33)) / 33**2)
+    with pytest.raises(MemoryError, match="4000x4000"):
+        uniform.to_dense((4000, 4000))
+    with pytest.raises(ValueError, match="image_shape"):
+        uniform.to_dense()
+
+
+def test_from_field_exact_when_rank_suffices(rng):
+    shape = (30, 26)
+    field = nublur.BasisField(random_kernels(rng, 3, 7), smooth_mixing(rng, 3, shape))
+    compressed, err = nublur.BasisField.from_field(field.to_dense(), rank=3, num_iter=1000)
+    assert err < 1e-3
+    x = rng.random(shape)
+    np.testing.assert_allclose(nublur.blur(x, compressed), nublur.blur(x, field), atol=5e-3)
+
+
+def test_from_field_error_falls_with_rank(rng):
+    shape = (24, 24)
+    rows, cols = np.indices(shape)
+    field = nublur.LinearMotionField(3 + 10 * rows / 23, 180 * cols / 24, kernel_size=15)
+    errors = [nublur.BasisField.from_field(field, rank=r)[1] for r in (2, 6, 16)]
+    assert errors[0] > errors[1] > errors[2]
+    compressed, _ = nublur.BasisField.from_field(field, rank=16)
+    assert compressed.mixing.min() >= 0
+    np.testing.assert_allclose(compressed.mixing.sum(axis=0), 1.0, atol=1e-9)
+    np.testing.assert_allclose(compressed.kernels.sum(axis=(1, 2)), 1.0, atol=1e-9)
+
+
+def test_linear_from_flow_folds_and_matches_angles():
+    u = np.array([[3.0, -3.0, 0.0, 4.0]])
+    v = np.array([[0.0, 0.0, -5.0, 4.0]])
+    field = nublur.LinearMotionField.from_flow(u, v)
+    np.testing.assert_allclose(field.length, [[3, 3, 5, np.hypot(4, 4)]])
+    np.testing.assert_allclose(field.angle, [[0, 0, 90, 45]])
+    np.testing.assert_allclose(field.kernel_at(0, 3),
+                               nublur.linear_kernel(np.hypot(4, 4), 45, size=field.kernel_size))
+
+
+def test_linear_field_kernel_size(rng):
+    field = nublur.LinearMotionField(np.full((4, 4), 9.0), np.zeros((4, 4)))
+    assert field.kernel_size == 9
+    with pytest.raises(ValueError, match="kernel_size"):
+        nublur.LinearMotionField(np.full((4, 4), 9.0), np.zeros((4, 4)), kernel_size=7)
+
+
+def test_fields_copy_and_freeze_inputs(rng):
+    kernels = random_kernels(rng, 2, 5)
+    mixing = smooth_mixing(rng, 2, (6, 6))
+    field = nublur.BasisField(kernels, mixing)
+    kernels[0, 0, 0] += 1.0
+    assert field.kernels[0, 0, 0] != kernels[0, 0, 0]
+    with pytest.raises(ValueError):
+        field.mixing[0, 0, 0] = 0.5
+
+
+def test_normalize_option(rng):
+    k = rng.random((5, 5))
+    with pytest.raises(ValueError, match="sum to 1"):
+        nublur.UniformField(k)
+    np.testing.assert_allclose(nublur.UniformField(k, normalize=True).psf.sum(), 1.0)
+
+
+@pytest.mark.parametrize("bad,match", [
+    (np.ones((4, 4)) / 16, "odd"),
+    (np.ones((3, 5)) / 15, "square"),
+    (-np.eye(3) + 2 * np.ones((3, 3)) / 9 * 0, "non-negative"),
+    (np.full((3, 3), np.nan), "NaN"),
+    (np.ones((3, 3, 3)) / 9, "2-D"),
+])
+def test_uniform_field_rejects(bad, match):
+    with pytest.raises(ValueError, match=match):
+        nublur.UniformField(bad)
+
+
+def test_basis_field_rejects(rng):
+    kernels = random_kernels(rng, 2, 5)
+    with pytest.raises(ValueError, match=r"mixing must have shape \(B=2"):
+        nublur.BasisField(kernels, np.ones((3, 4, 4)) / 3)
+    with pytest.raises(ValueError, match="sum to 1 over B"):
+        nublur.BasisField(kernels, np.ones((2, 4, 4)))
+    with pytest.raises(ValueError, match="mixing must be non-negative"):
+        nublur.BasisField(kernels, np.stack([np.full((4, 4), 2.0), np.full((4, 4), -1.0)]))
+    with pytest.raises(ValueError, match=r"kernels must have shape \(B, K, K\)"):
+        nublur.BasisField(kernels[0], np.ones((1, 4, 4)))
+    with pytest.raises(TypeError, match="kernels"):
+        nublur.BasisField(np.array([["a"]]), np.ones((1, 4, 4)))
+
+
+def test_linear_field_rejects():
+    with pytest.raises(ValueError, match="same shape"):
+        nublur.LinearMotionField(np.ones((3, 3)), np.ones((3, 4)))
+    with pytest.raises(ValueError, match="length must be >= 0"):
+        nublur.LinearMotionField(-np.ones((3, 3)), np.ones((3, 3)))
+    with pytest.raises(ValueError, match="angle contains NaN"):
+        nublur.LinearMotionField(np.ones((3, 3)), np.full((3, 3), np.nan))
