@@ -9,6 +9,7 @@ from .fields import (BasisField, DenseField, KernelField, LinearMotionField, Uni
 from .kernels import camera_shake_kernel, camera_shake_trajectory, linear_kernel
 from .operators import (BlurOperator, blur, blur_adjoint, camera_response, smooth_clip,
                         smooth_clip_derivative)
+from .solvers import richardson_lucy
 
 __version__ = "0.1.0"
 
@@ -16,5 +17,5 @@ __all__ = [
     "KernelField", "UniformField", "BasisField", "DenseField", "LinearMotionField",
     "mask_first_operator", "linear_kernel", "camera_shake_kernel", "camera_shake_trajectory",
     "blur", "blur_adjoint", "BlurOperator", "camera_response", "smooth_clip",
-    "smooth_clip_derivative", "fft_engine", "set_fft_engine",
+    "smooth_clip_derivative", "fft_engine", "set_fft_engine", "richardson_lucy",
 ]

@@ -11,7 +11,7 @@ from ..fields import BasisField, DenseField, KernelField, LinearMotionField, Uni
 from . import _gather
 from ._basis_fft import BasisPlan
 
-__all__ = ["blur", "blur_adjoint", "as_field"]
+__all__ = ["blur", "blur_adjoint", "as_field", "ChannelOperator"]
 
 _PLAN_LOCK = threading.Lock()
 
@@ -52,6 +52,27 @@ def _apply_2d(image: np.ndarray, field: KernelField, boundary: str, adjoint: boo
         return (_gather.linear_adjoint if adjoint else _gather.linear_forward)(image, field,
                                                                                boundary)
     raise TypeError(f"no operator for field type {type(field).__name__}")
+
+
+class ChannelOperator:
+    """H and H^T on validated (H, W, C) arrays, for solvers (no checks, no channel moves)."""
+
+    def __init__(self, field: KernelField, boundary: str):
+        self.field = field
+        self.boundary = boundary
+
+    def _each(self, x: np.ndarray, adjoint: bool) -> np.ndarray:
+        out = np.empty(x.shape, dtype=x.dtype)
+        for c in range(x.shape[-1]):
+            out[..., c] = _apply_2d(np.ascontiguousarray(x[..., c]), self.field, self.boundary,
+                                    adjoint)
+        return out
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._each(x, adjoint=False)
+
+    def adjoint(self, r: np.ndarray) -> np.ndarray:
+        return self._each(r, adjoint=True)
 
 
 def _apply(image, field, boundary, channel_axis, adjoint, name):

@@ -1,0 +1,5 @@
+"""Deconvolution solvers."""
+
+from .richardson_lucy import richardson_lucy
+
+__all__ = ["richardson_lucy"]
