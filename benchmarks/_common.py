@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import gaussian_filter
+from scipy.signal import fftconvolve
 
 import nublur
 
@@ -20,6 +23,32 @@ def best_time(fn, repeat: int = 3, warmup: int = 1) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def shared_data(*parts) -> Path | None:
+    """Path under ../shared/data (or $NUBLUR_SHARED_DATA), None when absent."""
+    root = Path(os.environ.get("NUBLUR_SHARED_DATA",
+                               Path(__file__).resolve().parents[2] / "shared" / "data"))
+    path = root.joinpath(*parts)
+    return path if path.exists() else None
+
+
+def load_levin(root: Path):
+    """Levin et al. 2009: 4 sharp images, 8 kernels (PSFs) and the 32 blurred images.
+
+    The blurred PNGs are the sharp image convolved with the Levin09.mat kernel rotated by 180
+    degrees (plus a small shift), so the PSF in nublur's convention is that rotation.
+    """
+    import h5py
+    import imageio.v3 as iio
+
+    with h5py.File(root / "dpir_kernels" / "Levin09.mat", "r") as f:
+        psfs = [np.array(f[ref]).T[::-1, ::-1].copy() for ref in f["kernels"][()].ravel()]
+    sharp = [iio.imread(root / "selfdeblur_png" / "gt" / f"im{i}.png") / 255.0
+             for i in range(1, 5)]
+    blurred = {(i, k): iio.imread(root / "selfdeblur_png" / f"im{i}_kernel{k}_img.png") / 255.0
+               for i in range(1, 5) for k in range(1, 9)}
+    return sharp, [p / p.sum() for p in psfs], blurred
 
 
 def smooth_mixing(rng, count, shape, sigma=None, sharpness=4.0, dtype=np.float32):
@@ -48,6 +77,22 @@ def paired_times(fast, reference, repeat: int = 5) -> tuple[float, float]:
             fn()
             bucket.append(time.perf_counter() - t0)
     return min(t_fast), min(t_ref)
+
+
+def reference_forward(x, kernels, mixing):
+    """Straightforward basis blur: sum_b m_b * fftconvolve(x, k_b, "same") (zero boundary)."""
+    out = np.zeros_like(x)
+    for k, m in zip(kernels, mixing):
+        out += m * fftconvolve(x, k, mode="same")
+    return out
+
+
+def reference_adjoint(r, kernels, mixing):
+    """Adjoint of ``reference_forward``: sum_b flip(k_b) conv (m_b r)."""
+    out = np.zeros_like(r)
+    for k, m in zip(kernels, mixing):
+        out += fftconvolve(m * r, k[::-1, ::-1], mode="same")
+    return out
 
 
 def print_table(title, header, rows):

@@ -14,24 +14,10 @@ import argparse
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import fftconvolve
 
 import nublur
-from _common import paired_times, print_table, shake_basis_field
-
-
-def reference_forward(x, kernels, mixing):
-    out = np.zeros_like(x)
-    for k, m in zip(kernels, mixing):
-        out += m * fftconvolve(x, k, mode="same")
-    return out
-
-
-def reference_adjoint(r, kernels, mixing):
-    out = np.zeros_like(r)
-    for k, m in zip(kernels, mixing):
-        out += fftconvolve(m * r, k[::-1, ::-1], mode="same")
-    return out
+from _common import (paired_times, print_table, reference_adjoint, reference_forward,
+                     shake_basis_field)
 
 
 def einsum_dense(x, kernels):

@@ -80,7 +80,9 @@ class TileFFT:
     Both directions are unnormalised; ``kernel_spectra`` carries the 1/N^2.
     """
 
-    def __init__(self, size: int, batch: int, dtype, engine: str | None = None):
+    def __init__(self, size: int, batch: int, dtype, engine: str | None = None,
+                 patient: bool = False):
+        self.patient = patient
         self.size = int(size)
         self.batch = int(batch)
         self.dtype = np.dtype(dtype)
@@ -107,7 +109,9 @@ class TileFFT:
             import pyfftw
 
             kind, count = key
-            flags = (_planner_effort(self.size), "FFTW_DESTROY_INPUT")
+            _load_wisdom()
+            effort = "FFTW_PATIENT" if self.patient else "FFTW_MEASURE"
+            flags = (effort, "FFTW_DESTROY_INPUT")
             source = self.spectrum[:count] if kind == "inverse" else self.real[:count]
             saved = source.copy()  # FFTW_MEASURE overwrites the arrays while planning
             with _PLAN_LOCK:  # FFTW's planner is not thread-safe
@@ -123,6 +127,7 @@ class TileFFT:
                                        planning_timelimit=2.0)
             source[...] = saved
             self._plans[key] = plan
+            _save_wisdom()
         return plan
 
     def prepare(self, counts) -> None:
@@ -172,6 +177,50 @@ def kernel_spectra(kernels: np.ndarray, size: int, dtype) -> np.ndarray:
     return (scipy.fft.rfft2(padded, axes=(1, 2)) / (size * size)).astype(complex_dtype)
 
 
-def _planner_effort(size: int) -> str:
-    """FFTW_PATIENT for the large, reused tiles (seconds once, then from wisdom), else MEASURE."""
-    return "FFTW_PATIENT" if size >= 128 else "FFTW_MEASURE"
+
+_WISDOM_STATE = {"loaded": False, "saved": None}
+
+
+def _wisdom_path():
+    root = os.environ.get("NUBLUR_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "nublur")
+    return os.path.join(root, "fftw_wisdom.pickle")
+
+
+def _load_wisdom() -> None:
+    """Import FFTW wisdom saved by earlier processes (plans then cost nothing)."""
+    if _WISDOM_STATE["loaded"]:
+        return
+    _WISDOM_STATE["loaded"] = True
+    import pickle
+
+    import pyfftw
+
+    try:
+        with open(_wisdom_path(), "rb") as f:
+            pyfftw.import_wisdom(pickle.load(f))
+    except (OSError, EOFError, pickle.UnpicklingError, TypeError, ValueError):
+        pass
+
+
+def _save_wisdom() -> None:
+    """Write the process's FFTW wisdom to the user cache (atomically; best effort)."""
+    import pickle
+    import tempfile
+
+    import pyfftw
+
+    wisdom = pyfftw.export_wisdom()
+    if wisdom == _WISDOM_STATE["saved"]:
+        return
+    path = _wisdom_path()
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            pickle.dump(wisdom, f)
+        os.replace(tmp, path)
+        _WISDOM_STATE["saved"] = wisdom
+    except OSError:
+        pass

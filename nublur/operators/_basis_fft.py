@@ -10,7 +10,9 @@ set of one tile stays in the core's cache:
   Fourier domain with the flipped kernels' spectra (DESIGN.md section 3), one inverse FFT,
   added to the padded domain; the padding's adjoint then folds the border back.
 
-Tile rows are spread over worker threads (each with its own buffers and FFTW plans; FFTW and
+Plans use FFTW_PATIENT for images of 512 x 512 pixels or more, FFTW_MEASURE below; FFTW wisdom
+is kept in the user cache directory (``NUBLUR_CACHE_DIR``), so each plan is searched once per
+machine. Tile rows are spread over worker threads (each with its own buffers and FFTW plans; FFTW and
 the numba kernels run without the GIL). The adjoint's windows overlap by K - 1 rows, so it runs
 the even tile rows, then the odd ones.
 """
@@ -33,6 +35,7 @@ _POOL_LOCK = threading.Lock()
 _WORKSPACES: OrderedDict = OrderedDict()
 _WORKSPACE_LIMIT = 16
 _CHUNK_BYTES = 400 * 1024
+_PATIENT_PIXELS = 512 * 512  # FFTW_PATIENT (seconds of planning, once) pays off from here
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -55,19 +58,19 @@ def tile_fft_size(kernel_size: int, image_shape) -> int:
 class _Worker:
     """One thread's FFT buffers and tile accumulator."""
 
-    def __init__(self, size, tile, chunk, dtype, engine):
-        self.fft = TileFFT(size, chunk, dtype, engine)
+    def __init__(self, size, tile, chunk, dtype, engine, patient):
+        self.fft = TileFFT(size, chunk, dtype, engine, patient)
         self.acc = np.empty((tile, tile), dtype=dtype)
 
 
-def _worker(size, tile, chunk, dtype, engine, index) -> _Worker:
-    key = (size, tile, chunk, np.dtype(dtype).str, engine, index)
+def _worker(size, tile, chunk, dtype, engine, patient, index) -> _Worker:
+    key = (size, tile, chunk, np.dtype(dtype).str, engine, patient, index)
     with _POOL_LOCK:
         ws = _WORKSPACES.get(key)
         if ws is not None:
             _WORKSPACES.move_to_end(key)
             return ws
-    ws = _Worker(size, tile, chunk, dtype, engine)
+    ws = _Worker(size, tile, chunk, dtype, engine, patient)
     with _POOL_LOCK:
         _WORKSPACES[key] = ws
         while len(_WORKSPACES) > _WORKSPACE_LIMIT * num_threads():
@@ -95,6 +98,7 @@ class BasisPlan:
         chunks = -(-self.num_basis // max(1, min(self.num_basis, _CHUNK_BYTES // plane)))
         self.chunk = -(-self.num_basis // chunks)
         self.engine = fft_engine()
+        self.patient = self.shape[0] * self.shape[1] >= _PATIENT_PIXELS
         self.spectra = kernel_spectra(kernels, self.size, self.dtype)
         self.adjoint_spectra = kernel_spectra(kernels[:, ::-1, ::-1], self.size, self.dtype)
         h, w = self.shape
@@ -127,7 +131,8 @@ class BasisPlan:
             future.result()
 
     def _workspace(self, index) -> _Worker:
-        return _worker(self.size, self.tile, self.chunk, self.dtype, self.engine, index)
+        return _worker(self.size, self.tile, self.chunk, self.dtype, self.engine, self.patient,
+                       index)
 
     def forward(self, image: np.ndarray) -> np.ndarray:
         out = np.empty(self.shape, dtype=self.dtype)

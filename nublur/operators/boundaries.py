@@ -44,20 +44,25 @@ def pad(image: np.ndarray, r: int, boundary: str) -> np.ndarray:
 
 def pad_adjoint(padded: np.ndarray, shape, r: int, boundary: str) -> np.ndarray:
     """Adjoint of ``pad``: fold every padded sample back onto the pixel it copies."""
-    rows = padding_indices(shape[0], r, boundary)
-    cols = padding_indices(shape[1], r, boundary)
-    out = np.zeros(shape, dtype=padded.dtype)
-    _fold(padded, rows, cols, out)
+    h, w = shape
+    out = padded[r:r + h, r:r + w].copy()  # the interior maps onto itself
+    if r:
+        rows = padding_indices(h, r, boundary)
+        cols = padding_indices(w, r, boundary)
+        _fold_border(padded, rows, cols, r, h, w, out)
     return out
 
 
 @njit(cache=True, nogil=True)
-def _fold(padded, rows, cols, out):
+def _fold_border(padded, rows, cols, r, h, w, out):
     for p in range(rows.shape[0]):
         i = rows[p]
         if i < 0:
             continue
+        interior_row = r <= p < r + h
         for q in range(cols.shape[0]):
+            if interior_row and r <= q < r + w:
+                continue
             j = cols[q]
             if j >= 0:
                 out[i, j] += padded[p, q]

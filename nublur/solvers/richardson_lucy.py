@@ -119,11 +119,14 @@ def richardson_lucy(image, psf, num_iter: int = 30, *, saturation=None, tv_weigh
     best, best_loss, best_iter = x, np.inf, 0
     stopped = False
     iterations = 0
+    track = opts["stop_tol"] is not None or return_info or callback is not None
     bar = tqdm(total=opts["num_iter"], desc="richardson-lucy", disable=not progress, leave=False)
     try:
         for i in range(opts["num_iter"] + 1):
+            if i == opts["num_iter"] and not track:
+                break
             blurred = op.forward(x)
-            loss = _reblur_loss(blurred, y_pix, gamma, opts["saturation"])
+            loss = _reblur_loss(blurred, y_pix, gamma, opts["saturation"]) if track else np.nan
             losses.append(loss)
             if loss < best_loss:
                 best, best_loss, best_iter = x, loss, i
@@ -191,13 +194,14 @@ def _adjoint_of_ones(op, shape, dtype):
 def _reblur_loss(blurred, y_pix, gamma, saturation) -> float:
     """Pixel-space MSE between the observation and the reblurred estimate (its camera model)."""
     predicted = smooth_clip(blurred, _SATURATION_A) if saturation else blurred
-    predicted = np.maximum(predicted, 0) ** predicted.dtype.type(1.0 / gamma)
+    if gamma != 1.0:
+        predicted = np.maximum(predicted, 0) ** predicted.dtype.type(1.0 / gamma)
     return float(np.mean((predicted - y_pix) ** 2, dtype=np.float64))
 
 
 def _ratio(y, blurred, filter_epsilon):
     denom = blurred + blurred.dtype.type(_EPS)
-    ratio = y / denom
+    ratio = np.divide(y, denom, out=blurred)
     if filter_epsilon is not None:
         ratio[denom < filter_epsilon] = 0
     return ratio
@@ -205,14 +209,17 @@ def _ratio(y, blurred, filter_epsilon):
 
 def _normalised_adjoint(op, ratio, norm):
     back = op.adjoint(ratio)
-    return back if norm is None else back / norm
+    if norm is not None:
+        back /= norm
+    return back
 
 
 def _update(x, y, blurred, op, norm, opts, gamma):
     if opts["saturation"] == "whyte":
         x_new = _whyte_update(x, y, blurred, op, norm, gamma)
     else:
-        x_new = x * _normalised_adjoint(op, _ratio(y, blurred, opts["filter_epsilon"]), norm)
+        x_new = _normalised_adjoint(op, _ratio(y, blurred, opts["filter_epsilon"]), norm)
+        x_new *= x
     if opts["tv_weight"] > 0:
         denom = 1 - x.dtype.type(opts["tv_weight"]) * tv_divergence(x)
         x_new /= np.maximum(denom, x.dtype.type(1e-6))
