@@ -9,7 +9,8 @@ from .fields import (BasisField, DenseField, KernelField, LinearMotionField, Uni
 from .kernels import camera_shake_kernel, camera_shake_trajectory, linear_kernel
 from .operators import (BlurOperator, blur, blur_adjoint, camera_response, smooth_clip,
                         smooth_clip_derivative)
-from .solvers import richardson_lucy
+from .solvers import (InverseFilters, LinearKernelLUT, admm_irc, deconv_cg, deconv_fft,
+                      inverse_filters, irc, richardson_lucy)
 
 __version__ = "0.1.0"
 
@@ -18,4 +19,6 @@ __all__ = [
     "mask_first_operator", "linear_kernel", "camera_shake_kernel", "camera_shake_trajectory",
     "blur", "blur_adjoint", "BlurOperator", "camera_response", "smooth_clip",
     "smooth_clip_derivative", "fft_engine", "set_fft_engine", "richardson_lucy",
+    "admm_irc", "deconv_cg", "deconv_fft", "inverse_filters", "InverseFilters", "irc",
+    "LinearKernelLUT",
 ]

@@ -1,0 +1,131 @@
+"""Inverse filters, the LUT, IRC, ADMM and the FFT/CG baselines (issue 4, partial)."""
+
+import numpy as np
+import pytest
+
+import nublur
+from conftest import shared_data
+from nublur.operators.filtering import FilterOperator
+from nublur.solvers.inverse_filters import preconditioner_filter
+from test_kernels import cpcr_label, tikhonov_inverse_filter
+
+
+def test_inverse_filters_single_kernel_match_dense_tikhonov():
+    k = nublur.linear_kernel(9, 30)
+    result = nublur.inverse_filters(k, 31, 1e-2)
+    np.testing.assert_allclose(result.filters[0], tikhonov_inverse_filter(k, 31, 1e-2),
+                               atol=1e-9)
+    assert 0 < result.residual < 1
+    assert result.spectral_radius > 1  # CPCR's observation: 31x31 is not strictly contractive
+
+
+def test_inverse_filters_satisfy_eq10_within_reported_residual(rng):
+    import scipy.signal
+
+    grad = np.zeros((7, 7))
+    grad[3, 3], grad[3, 4] = 0.3, -0.3
+    kernels = np.stack([nublur.camera_shake_kernel(7, rng), grad, grad.T])
+    result = nublur.inverse_filters(kernels, 21, 1e-3)
+    total = sum(scipy.signal.convolve(k, d, mode="full") for k, d in zip(kernels, result.filters))
+    total[total.shape[0] // 2, total.shape[1] // 2] -= 1
+    assert np.linalg.norm(total) == pytest.approx(result.residual, rel=1e-9)
+
+
+def test_lut_reproduces_cpcr_entries():
+    table = np.load(shared_data("cpcr_lut", "cpcr_inverse_filters_361x31x31.npy"))
+    lut = nublur.LinearKernelLUT(support=31, lazy=True, cache=False)
+    picks = [0, 1, 12, 100, 200, 360]
+    ours = []
+    for label in picks:
+        length, angle = cpcr_label(label)
+        ours.append(int(lut.nearest(length, angle)))
+    filters = lut.filters_for(ours)[:, 0]
+    for label, f in zip(picks, filters):
+        np.testing.assert_allclose(f, table[label], atol=1e-5)
+
+
+def test_lut_labels_and_blend():
+    lut = nublur.LinearKernelLUT(support=31, lazy=True, cache=False)
+    assert lut.size == 511
+    assert lut.motion_of(0) == (1.0, 0.0) and lut.motion_of(510) == (35.0, 174.0)
+    labels, weights = lut.blend(np.array([4.0, 35.0]), np.array([177.0, 90.0]))
+    np.testing.assert_allclose(weights.sum(axis=-1), 1.0)
+    assert set(labels[0]) == {494, 1, 495, 2}  # lengths 3/5, angles 174/0 (wrapped)
+    assert int(lut.nearest(4.0, 177.0)) == 2  # round half to even, as CPCR
+
+
+def test_irc_converges_to_dense_least_squares(rng):
+    """Preconditioned (factored eq. 14) IRC reaches the exact LS solution of a small problem."""
+    n = 20
+    k = nublur.camera_shake_kernel(5, rng)
+    g = np.zeros((3, 3))
+    g[1, 1], g[1, 2] = 0.5, -0.5
+    kernel_set = np.stack([np.pad(k, 0), np.pad(g, 1), np.pad(g.T, 1)])
+    ops = [FilterOperator(kk, boundary="reflect") for kk in kernel_set]
+    targets = [rng.random((n, n)) for _ in ops]
+    mat = np.stack([np.concatenate([op.forward(e.reshape(n, n)).ravel() for op in ops])
+                    for e in np.eye(n * n)], axis=1)
+    x_ls = np.linalg.lstsq(mat, np.concatenate([t.ravel() for t in targets]), rcond=None)[0]
+    p, response = preconditioner_filter(kernel_set, 21)
+    assert response.min() > 0
+    pre = FilterOperator(p, boundary="reflect")
+    x, hist = nublur.irc(np.zeros((n, n)), targets, [op.forward for op in ops], num_iter=300,
+                         damping=0.9 / response.max(),
+                         kernel_adjoints=[op.adjoint for op in ops], preconditioner=pre.forward)
+    assert hist[-1] < hist[0]
+    np.testing.assert_allclose(x.ravel(), x_ls, atol=1e-6)
+
+
+def test_fft_equals_cg_for_periodic_images(rng):
+    x = rng.random((40, 36))
+    k = nublur.camera_shake_kernel(9, rng)
+    y = nublur.blur(x, k, boundary="periodic")
+    fft = nublur.deconv_fft(y, k, 0.003, boundary="none")
+    cg = nublur.deconv_cg(y, k, 0.003, boundary="periodic", tol=1e-12, maxiter=5000)
+    np.testing.assert_allclose(fft, cg, atol=1e-8)
+
+
+def test_admm_objective_decreases(rng):
+    from scipy.ndimage import gaussian_filter
+
+    x = gaussian_filter(rng.random((48, 48)), 1.0)
+    k = nublur.linear_kernel(7, 20)
+    y = nublur.blur(x, k) + rng.normal(0, 0.01, x.shape)
+    for solver in (nublur.admm_irc, lambda *a, **kw: nublur.deconv_cg(*a, prior="l1", **kw)):
+        values = []
+        solver(y, k, lam=0.003, callback=lambda t, est, f: values.append(f))
+        assert len(values) == 10
+        assert values[-1] < values[0]
+
+
+def test_linear_motion_field_admm_runs_and_improves(rng):
+    from scipy.ndimage import gaussian_filter
+
+    shape = (40, 40)
+    x = gaussian_filter(rng.random(shape), 1.0)
+    field = nublur.LinearMotionField(np.full(shape, 7.0), np.linspace(0, 60, 40)[None].repeat(40, 0))
+    y = nublur.blur(x, field)
+    out = nublur.admm_irc(y, field, lam=1e-4)
+    assert np.mean((out - x) ** 2) < np.mean((y - x) ** 2)
+
+
+@pytest.mark.parametrize("kwargs,exc,match", [
+    ({"prior": "l2"}, ValueError, "prior"),
+    ({"lam": -1}, ValueError, "lam"),
+    ({"num_admm": 0}, ValueError, "num_admm"),
+    ({"num_irc": 0}, ValueError, "num_irc"),
+    ({"rho": 0}, ValueError, "rho"),
+    ({"callback": 1}, TypeError, "callback"),
+])
+def test_admm_bad_inputs(kwargs, exc, match, rng):
+    with pytest.raises(exc, match=match):
+        nublur.admm_irc(rng.random((16, 16)), nublur.linear_kernel(3, 0), **kwargs)
+
+
+def test_admm_rejects_other_fields(rng):
+    field = nublur.BasisField(np.ones((1, 3, 3)) / 9, np.ones((1, 8, 8)))
+    with pytest.raises(TypeError, match="psf"):
+        nublur.admm_irc(rng.random((8, 8)), field)
+    with pytest.raises(ValueError, match="35 px"):
+        nublur.admm_irc(rng.random((8, 8)), nublur.LinearMotionField(np.full((8, 8), 40.0),
+                                                                     np.zeros((8, 8))))
