@@ -1,4 +1,4 @@
-"""Inverse filters, the LUT, IRC, ADMM and the FFT/CG baselines (issue 4, partial)."""
+"""Inverse filters, the LUT, IRC, ADMM and the FFT/CG baselines."""
 
 import numpy as np
 import pytest
@@ -98,6 +98,30 @@ def test_admm_objective_decreases(rng):
         assert values[-1] < values[0]
 
 
+@pytest.mark.parametrize("boundary", ["reflect", "mirror", "replicate", "constant", "periodic"])
+def test_finite_differences_equal_filter_path(boundary, rng):
+    from nublur.operators.filtering import FiniteDifference, gradient_filters
+
+    x, y = rng.random((13, 11)), rng.random((13, 11))
+    for axis in (0, 1):
+        fast = FiniteDifference(axis, boundary)
+        slow = FilterOperator(gradient_filters()[axis], boundary=boundary)
+        np.testing.assert_allclose(fast.forward(x), slow.forward(x), atol=1e-12)
+        np.testing.assert_allclose(fast.adjoint(y), slow.adjoint(y), atol=1e-12)
+
+
+def test_constant_linear_field_admm_equals_uniform_solver(rng):
+    from scipy.ndimage import gaussian_filter
+
+    shape = (48, 44)
+    x = gaussian_filter(rng.random(shape), 1.0)
+    field = nublur.LinearMotionField(np.full(shape, 9.0), np.full(shape, 30.0))
+    y = nublur.blur(x, field) + rng.normal(0, 0.01, shape)
+    nonuniform = nublur.admm_irc(y, field, lookup="nearest", support=37)
+    uniform = nublur.admm_irc(y, nublur.linear_kernel(9, 30), support=37)
+    np.testing.assert_allclose(nonuniform, uniform, atol=1e-10)
+
+
 def test_linear_motion_field_admm_runs_and_improves(rng):
     from scipy.ndimage import gaussian_filter
 
@@ -116,6 +140,7 @@ def test_linear_motion_field_admm_runs_and_improves(rng):
     ({"num_irc": 0}, ValueError, "num_irc"),
     ({"rho": 0}, ValueError, "rho"),
     ({"callback": 1}, TypeError, "callback"),
+    ({"lookup": "bilinear"}, ValueError, "lookup"),
 ])
 def test_admm_bad_inputs(kwargs, exc, match, rng):
     with pytest.raises(exc, match=match):

@@ -11,8 +11,9 @@ import numpy as np
 
 from .._validation import check_boundary
 from ._basis_fft import BasisPlan
+from .boundaries import padding_indices
 
-__all__ = ["FilterOperator", "gradient_filters"]
+__all__ = ["FilterOperator", "FiniteDifference", "gradient_filters"]
 
 
 class FilterOperator:
@@ -56,3 +57,33 @@ def gradient_filters() -> np.ndarray:
     gx = np.zeros((3, 3))
     gx[1, 1], gx[1, 2] = 1.0, -1.0
     return np.stack([gx, gx.T])
+
+
+class FiniteDifference:
+    """u(i) - u(i - 1) along ``axis`` with a boundary extension: ``gradient_filters()[axis]``
+    applied without FFTs (same result as ``FilterOperator`` on that filter, exact adjoint)."""
+
+    def __init__(self, axis: int, boundary: str = "reflect"):
+        if axis not in (0, 1):
+            raise ValueError(f"axis must be 0 (rows) or 1 (columns), got {axis!r}")
+        self.axis = 1 - axis  # filter 0 differentiates along columns (axis 1 of the image)
+        self.boundary = check_boundary(boundary)
+
+    def _previous(self, n):
+        """Index of the sample at i - 1 for i = 0..n-1 (-1: zero)."""
+        return padding_indices(n, 1, self.boundary)[:n]
+
+    def forward(self, u: np.ndarray) -> np.ndarray:
+        u = np.moveaxis(u, self.axis, 0)
+        prev = self._previous(u.shape[0])
+        shifted = u[np.maximum(prev, 0)]
+        shifted[prev < 0] = 0
+        return np.moveaxis(u - shifted, 0, self.axis)
+
+    def adjoint(self, v: np.ndarray) -> np.ndarray:
+        v = np.moveaxis(v, self.axis, 0)
+        prev = self._previous(v.shape[0])
+        out = v.copy()
+        keep = prev >= 0
+        np.subtract.at(out, prev[keep], v[keep])
+        return np.moveaxis(out, 0, self.axis)

@@ -27,7 +27,7 @@ from .._validation import (as_image, check_boundary, check_nonnegative_float,
                            check_positive_float, check_positive_int, restore_channel_axis)
 from ..fields import KernelField, LinearMotionField, UniformField
 from ..operators.blur import _apply_2d, as_field
-from ..operators.filtering import FilterOperator, gradient_filters
+from ..operators.filtering import FiniteDifference, FilterOperator, gradient_filters
 from .inverse_filters import preconditioner_filter
 from .irc import irc
 from .lut import KERNEL_SIZE, LinearKernelLUT
@@ -50,7 +50,7 @@ class _Problem:
 
     def __init__(self, field: KernelField, shape, dtype, boundary: str):
         self.field, self.boundary, self.shape, self.dtype = field, boundary, shape, dtype
-        self.grads = [FilterOperator(g, boundary=boundary) for g in gradient_filters()]
+        self.grads = [FiniteDifference(axis, boundary) for axis in (0, 1)]
 
     def blur(self, x):
         return _apply_2d(x, self.field, self.boundary, adjoint=False)
@@ -105,30 +105,43 @@ class _IRCUpdate:
 
     Uses the factored form of the eq. 14 filters, d_i = p * k_i^T, with p the shared filter of
     ``preconditioner_filter`` (for a LinearMotionField, one p per LUT label of its 4-neighbour
-    blend, mixed per pixel with the eq. 17 weights). The fixed point is then the exact
-    solution of eq. 5 whatever the boundary. The step tau is 1 / lambda_max of the
-    preconditioned operator, estimated by power iteration on the actual (bounded) operator,
-    since boundaries can push it above the periodic estimate.
+    blend, mixed per pixel with the eq. 17 weights, 001 section 2.2; k_0^T is the exact
+    adjoint of the per-pixel gather). The fixed point is then the exact
+    solution of eq. 5 whatever the boundary. The step is Richardson's best fixed step
+    tau = 2 / (e_min + e_max) (times 0.95) for the preconditioned operator, with e_min from the
+    periodic response and e_max the larger of the periodic maximum and a power-iteration
+    estimate on the actual operator, since boundaries can push it above the periodic one.
+    (Chebyshev step sizes were tried and diverged: with the border scaling the operator is not
+    symmetric, so its spectrum is not a real interval.) Where the boundary folds the
+    padding back (reflect, replicate, mirror), H^T H 1 exceeds 1 near the border; the step is
+    divided there by that local gain (a diagonal preconditioner, as RL's H^T 1), which keeps the
+    border modes from dictating tau.
     """
 
-    def __init__(self, problem: _Problem, rho: float, num_irc: int, support, filter_rho):
+    def __init__(self, problem: _Problem, rho: float, num_irc: int, support, filter_rho,
+                 lookup: str = "softmax"):
         self.problem, self.num_irc, self.rho = problem, num_irc, rho
         grads = gradient_filters() * np.sqrt(rho)
         field = problem.field
         if isinstance(field, LinearMotionField):
             lut = LinearKernelLUT(support or 71, filter_rho, lazy=True, cache=False)
-            labels, weights = lut.blend(field.length, field.angle)
+            if lookup == "softmax":
+                labels, weights = lut.blend(field.length, field.angle)
+            else:
+                labels = lut.nearest(field.length, field.angle)[..., None]
+                weights = np.ones(labels.shape)
             used, inverse = np.unique(labels, return_inverse=True)
             inverse = inverse.reshape(labels.shape)
             mixing = np.zeros((len(used),) + field.image_shape)
             rows, cols = np.indices(field.image_shape)
-            for j in range(4):
+            for j in range(labels.shape[-1]):
                 np.add.at(mixing, (inverse[..., j], rows, cols), weights[..., j])
             size = support or 2 * KERNEL_SIZE + 1
             pre = [preconditioner_filter(_kernel_set(lut.kernel_of(label), grads), size,
                                          filter_rho) for label in used]
             self.labels = used
-            self.precondition = FilterOperator(np.stack([p for p, _ in pre]), mixing,
+            basis, coeffs = _compress_filters(np.stack([p for p, _ in pre]))
+            self.precondition = FilterOperator(basis, np.tensordot(coeffs.T, mixing, axes=1),
                                                boundary=problem.boundary)
         else:
             kernel_set = _kernel_set(field.psf, grads)
@@ -137,13 +150,21 @@ class _IRCUpdate:
             self.precondition = FilterOperator(pre[0][0], boundary=problem.boundary)
         self.spectral_max = max(float(e.max()) for _, e in pre)
         self.spectral_min = min(float(e.min()) for _, e in pre)
-        self.damping = 0.9 / max(self.spectral_max, self._power_estimate())
+        ones = np.ones(problem.shape)
+        gain = problem.blur_t(problem.blur(ones))  # 1 inside, up to ~2 at folded borders
+        self.scale = 1.0 / np.maximum(gain, 1.0)
+        top = max(self.spectral_max, 1.1 * self._power_estimate())
+        # Richardson's best fixed step for a spectrum in [e_min, e_max]: 2 / (e_min + e_max)
+        self.damping = 1.9 / (max(self.spectral_min, 0.0) + top)
+
+    def _step(self, v):
+        return self.scale * self.precondition.forward(v)
 
     def _normal_op(self, v):
         p = self.problem
-        return self.precondition.forward(p.blur_t(p.blur(v)) + self.rho * p.grad_t(p.grad(v)))
+        return self._step(p.blur_t(p.blur(v)) + self.rho * p.grad_t(p.grad(v)))
 
-    def _power_estimate(self, iters: int = 12) -> float:
+    def _power_estimate(self, iters: int = 6) -> float:
         v = np.random.default_rng(0).standard_normal(self.problem.shape)
         lam = 0.0
         for _ in range(iters):
@@ -158,9 +179,21 @@ class _IRCUpdate:
         kernels = [p.blur] + [lambda v, g=g: sr * g.forward(v) for g in p.grads]
         adjoints = [p.blur_t] + [lambda v, g=g: sr * g.adjoint(v) for g in p.grads]
         x, _ = irc(x, [self.y] + grad_targets, kernels, num_iter=self.num_irc,
-                   damping=self.damping, kernel_adjoints=adjoints,
-                   preconditioner=self.precondition.forward)
+                   damping=self.damping, kernel_adjoints=adjoints, preconditioner=self._step)
         return x
+
+
+def _compress_filters(filters: np.ndarray, rel_tol: float = 1e-3, max_rank: int = 24):
+    """Low-rank form p_m ~ sum_j c[m, j] q_j of many IRC filters (truncated SVD).
+
+    The blended operator sum_m w_m (p_m * r) then costs one FFT convolution per basis filter
+    q_j (mixing sum_m w_m c[m, j]) instead of one per label.
+    """
+    flat = filters.reshape(len(filters), -1)
+    u, s, vt = np.linalg.svd(flat, full_matrices=False)
+    energy = np.cumsum(s[::-1] ** 2)[::-1] / np.sum(s**2)  # energy[j]: share from rank j on
+    rank = int(np.clip(np.searchsorted(-energy, -rel_tol**2), 1, max_rank))
+    return vt[:rank].reshape((rank,) + filters.shape[1:]), u[:, :rank] * s[:rank]
 
 
 def _kernel_set(psf, grads):
@@ -199,8 +232,8 @@ def _finish(channels_out, axis, channel_axis):
 
 def admm_irc(image, psf, *, lam: float = 0.003, prior: str = "l1", num_admm: int = 10,
              num_irc: int = 2, rho: float | None = None, boundary: str = "reflect",
-             support: int | None = None, filter_rho: float = 1e-2, channel_axis=None,
-             callback=None, progress: bool = False):
+             support: int | None = None, filter_rho: float = 1e-2, lookup: str = "softmax",
+             channel_axis=None, callback=None, progress: bool = False):
     """Non-blind deblurring by ADMM with IRC x-updates (001 eqs. 2-5, 15, Algorithm 2.1).
 
     Parameters
@@ -224,6 +257,9 @@ def admm_irc(image, psf, *, lam: float = 0.003, prior: str = "l1", num_admm: int
     support, filter_rho : int, float
         Width of the shared IRC filter (default max(31, 4K + 1), 71 for linear fields) and
         its Tikhonov weight.
+    lookup : "softmax" or "nearest"
+        How a LinearMotionField's per-pixel motion picks LUT labels: the 4-neighbour softmax
+        blend of 001 eq. 17, or the nearest label (CPCR).
     callback : callable, optional
         ``callback(t, x, objective)`` after ADMM iteration t, per channel.
     progress : bool
@@ -236,6 +272,8 @@ def admm_irc(image, psf, *, lam: float = 0.003, prior: str = "l1", num_admm: int
     lam, num_admm, rho = _check_common(lam, prior, num_admm, rho, callback)
     num_irc = check_positive_int(num_irc, "num_irc")
     filter_rho = check_positive_float(filter_rho, "filter_rho")
+    if lookup not in ("softmax", "nearest"):
+        raise ValueError(f"lookup must be 'softmax' or 'nearest', got {lookup!r}")
     field, boundary, channels, axis = _prepare(image, psf, boundary, channel_axis,
                                                (UniformField, LinearMotionField))
     outs = []
@@ -244,7 +282,7 @@ def admm_irc(image, psf, *, lam: float = 0.003, prior: str = "l1", num_admm: int
         y = np.ascontiguousarray(channels[..., c])
         problem = _Problem(field, y.shape, y.dtype, boundary)
         if update is None:
-            update = _IRCUpdate(problem, rho, num_irc, support, filter_rho)
+            update = _IRCUpdate(problem, rho, num_irc, support, filter_rho, lookup)
         update.problem = problem
         update.y = y
         outs.append(_admm(y, problem, lam, prior, num_admm, rho, update, callback, progress,

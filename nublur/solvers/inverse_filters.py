@@ -217,6 +217,7 @@ def preconditioner_filter(kernels: np.ndarray, size: int, rho: float = 1e-2,
     solution as fixed point. Returns p and the response e(w) = P(w) sum_i |K_i(w)|^2.
     """
     ksize = kernels.shape[-1]
+    grid = max(grid, scipy.fft.next_fast_len(2 * size))
     power = sum(np.abs(scipy.fft.fft2(np.roll(np.pad(k, (0, grid - ksize)),
                                               (-(ksize // 2), -(ksize // 2)), axis=(0, 1)))) ** 2
                 for k in kernels)

@@ -12,7 +12,8 @@ Op = Callable[[np.ndarray], np.ndarray]
 
 
 def irc(x0: np.ndarray, targets: Sequence[np.ndarray], kernels: Sequence[Op],
-        filters: Sequence[Op] | None = None, num_iter: int = 2, *, damping: float = 1.0,
+        filters: Sequence[Op] | None = None, num_iter: int = 2, *,
+        damping: float | Sequence[float] = 1.0,
         kernel_adjoints: Sequence[Op] | None = None,
         filter_adjoints: Sequence[Op] | None = None, preconditioner: Op | None = None,
         tol: float | None = None):
@@ -37,8 +38,8 @@ def irc(x0: np.ndarray, targets: Sequence[np.ndarray], kernels: Sequence[Op],
         k_i and the inverse filters d_i as operators on images.
     num_iter : int
         T_max.
-    damping : float
-        tau.
+    damping : float or sequence of float
+        tau, or one tau per step (e.g. Chebyshev steps for a known spectral interval).
     kernel_adjoints, filter_adjoints : sequences of callables, optional
         k_i^T and d_i^T; both given selects the normal form.
     tol : float, optional
@@ -58,7 +59,8 @@ def irc(x0: np.ndarray, targets: Sequence[np.ndarray], kernels: Sequence[Op],
     normal = not factored and kernel_adjoints is not None and filter_adjoints is not None
     x = x0.copy()
     history = []
-    for _ in range(num_iter):
+    steps = np.broadcast_to(np.asarray(damping, dtype=float), (num_iter,))
+    for tau in steps:
         residuals = [c - k(x) for c, k in zip(targets, kernels)]
         history.append(float(sum(np.vdot(r, r).real for r in residuals)))
         if tol is not None and history[-1] <= tol:
@@ -69,5 +71,6 @@ def irc(x0: np.ndarray, targets: Sequence[np.ndarray], kernels: Sequence[Op],
             step = sum(d(r) for d, r in zip(filters, residuals))
         if normal:
             step = sum(kt(dt(step)) for kt, dt in zip(kernel_adjoints, filter_adjoints))
-        x += damping * step
+        x += tau * step
     return x, history
+
