@@ -58,13 +58,19 @@ def load_masked_tiles(residual, mix_block, i0, j0, b0, count, windows):
     tile = mix_block.shape[1]
     n1 = min(tile, h - i0)
     n2 = min(tile, w - j0)
+    size1, size2 = windows.shape[1], windows.shape[2]
     for c in range(count):
-        for t1 in range(windows.shape[1]):
-            for t2 in range(windows.shape[2]):
-                if t1 < n1 and t2 < n2:
-                    windows[c, t1, t2] = mix_block[b0 + c, t1, t2] * residual[i0 + t1, j0 + t2]
-                else:
-                    windows[c, t1, t2] = 0.0
+        for t1 in range(n1):
+            row = windows[c, t1]
+            mrow = mix_block[b0 + c, t1]
+            rrow = residual[i0 + t1]
+            for t2 in range(n2):
+                row[t2] = mrow[t2] * rrow[j0 + t2]
+            for t2 in range(n2, size2):
+                row[t2] = 0.0
+        for t1 in range(n1, size1):
+            for t2 in range(size2):
+                windows[c, t1, t2] = 0.0
 
 
 @njit(cache=True, nogil=True, fastmath=True)
