@@ -154,3 +154,20 @@ def test_admm_rejects_other_fields(rng):
     with pytest.raises(ValueError, match="35 px"):
         nublur.admm_irc(rng.random((8, 8)), nublur.LinearMotionField(np.full((8, 8), 40.0),
                                                                      np.zeros((8, 8))))
+
+
+def test_plain_irc_solves_an_invertible_single_kernel_problem(rng):
+    """Algorithm 2.1 as in 001 (x += d * r): with one invertible kernel its fixed point is
+    the exact solution, and the eq. 10-14 filter of a well-conditioned kernel contracts."""
+    n = 24
+    k = np.zeros((5, 5))
+    k[2, 2], k[2, 3], k[1, 2] = 0.7, 0.2, 0.1
+    result = nublur.inverse_filters(k, 21, 1e-3)
+    assert result.spectral_radius < 1
+    op = FilterOperator(k, boundary="periodic")
+    d = FilterOperator(result.filters[0], boundary="periodic")
+    truth = rng.random((n, n))
+    y = op.forward(truth)
+    x, hist = nublur.irc(d.forward(y), [y], [op.forward], [d.forward], num_iter=60)
+    assert hist[-1] < 1e-12 * hist[0]
+    np.testing.assert_allclose(x, truth, atol=1e-8)

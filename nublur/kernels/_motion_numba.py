@@ -11,14 +11,19 @@ _EPS = 2.220446049250313e-16  # MATLAB eps
 
 
 @njit(cache=True, nogil=True)
-def motion_half_extent(length, theta):
-    """(sy, |sx|) of the fspecial half matrix; the full kernel is (2 sy + 1) x (2 |sx| + 1)."""
+def _geometry(length, theta):
+    """fspecial's (length, half length, cos, sin, sign of cos) for an angle in degrees."""
     length = max(1.0, length)
-    half = (length - 1.0) / 2.0
     phi = (theta % 180.0) / 180.0 * np.pi
     cosphi = np.cos(phi)
-    sinphi = np.sin(phi)
     xsign = 1.0 if cosphi > 0 else (-1.0 if cosphi < 0 else 0.0)
+    return length, (length - 1.0) / 2.0, cosphi, np.sin(phi), xsign
+
+
+@njit(cache=True, nogil=True)
+def motion_half_extent(length, theta):
+    """(sy, |sx|) of the fspecial half matrix; the full kernel is (2 sy + 1) x (2 |sx| + 1)."""
+    length, half, cosphi, sinphi, xsign = _geometry(length, theta)
     sx = np.trunc(half * cosphi + xsign - length * _EPS)
     sy = np.trunc(half * sinphi + 1.0 - length * _EPS)
     return int(sy), int(abs(sx))
@@ -31,12 +36,7 @@ def motion_kernel_into(length, theta, out):
     ``out`` must be at least (2 sy + 1) x (2 |sx| + 1) (see ``motion_half_extent``); entries
     outside ``[:hk, :wk]`` are left untouched.
     """
-    length = max(1.0, length)
-    half = (length - 1.0) / 2.0
-    phi = (theta % 180.0) / 180.0 * np.pi
-    cosphi = np.cos(phi)
-    sinphi = np.sin(phi)
-    xsign = 1.0 if cosphi > 0 else (-1.0 if cosphi < 0 else 0.0)
+    length, half, cosphi, sinphi, xsign = _geometry(length, theta)
     sy, ax = motion_half_extent(length, theta)
     ny = sy + 1
     nx = ax + 1

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import scipy.signal
 
 from .._backend import num_threads
 from .._validation import check_positive_float, check_positive_int
@@ -204,7 +205,6 @@ def summarize(kernels: np.ndarray, filters: np.ndarray) -> InverseFilters:
     return InverseFilters(filters, float(np.linalg.norm(full)), radius, tau, damped)
 
 
-import scipy.signal  # noqa: E402  (used by summarize)
 
 
 def preconditioner_filter(kernels: np.ndarray, size: int, rho: float = 1e-2,
