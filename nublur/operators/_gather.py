@@ -46,3 +46,14 @@ def linear_adjoint(residual, field, boundary):
     gn.linear_adjoint(residual, field.length, field.angle, field.kernel_size,
                       _band_height(h, r), padded)
     return pad_adjoint(padded, residual.shape, r, boundary)
+
+
+def linear_forward_channels(image, field, boundary):
+    """Forward blur of an (H, W, C) image, building each pixel's kernel once for all C."""
+    r = field.kernel_size // 2
+    padded = np.stack([pad(np.ascontiguousarray(image[..., c]), r, boundary)
+                       for c in range(image.shape[-1])])
+    out = np.empty((image.shape[-1],) + image.shape[:2], dtype=image.dtype)
+    gn.linear_forward_channels(padded, field.length, field.angle, field.kernel_size,
+                               image.dtype.type(0), out)
+    return np.moveaxis(out, 0, -1)

@@ -80,3 +80,27 @@ def linear_adjoint(residual, lengths, angles, size, band, out):
                     for a in range(hk):
                         for b in range(wk):
                             out[ci - a, cj - b] += buf[a, b] * s
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def linear_forward_channels(padded, lengths, angles, size, zero, out):
+    """``linear_forward`` for (C, H, W) images: each pixel's kernel is built once."""
+    nc, h, w = out.shape
+    r = size // 2
+    for i in prange(h):
+        buf = np.empty((size, size))
+        acc = np.empty(nc, dtype=out.dtype)
+        for j in range(w):
+            hk, wk = motion_kernel_into(lengths[i, j], angles[i, j], buf)
+            ci = i + r + hk // 2
+            cj = j + r + wk // 2
+            for c in range(nc):
+                acc[c] = zero
+            for a in range(hk):
+                for b in range(wk):
+                    weight = buf[a, b]
+                    if weight != 0.0:
+                        for c in range(nc):
+                            acc[c] += weight * padded[c, ci - a, cj - b]
+            for c in range(nc):
+                out[c, i, j] = acc[c]

@@ -82,6 +82,8 @@ def _apply(image, field, boundary, channel_axis, adjoint, name):
     field.check_image_shape(image.shape[:2], name)
     if axis is None:
         result = _apply_2d(image, field, boundary, adjoint)
+    elif isinstance(field, LinearMotionField) and not adjoint:
+        result = _gather.linear_forward_channels(image, field, boundary)
     else:
         result = np.empty(image.shape, dtype=image.dtype)
         for c in range(image.shape[-1]):

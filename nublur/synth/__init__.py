@@ -1,0 +1,16 @@
+"""Synthetic data: motion flows, segment-wise camera shake, sharp-image models, camera pipeline.
+
+Every sample comes with its exact kernel field in nublur's convention.
+"""
+
+from .camera import (gamma_decode, gamma_encode, gaussian_noise, poisson_gaussian_noise,
+                     quantize_8bit, saturation_augment)
+from .dataset import KINDS, SyntheticDataset, write_dataset
+from .flow import PRESETS, motion_flow
+from .images import ImageFolder, dead_leaves, image_folder
+from .segments import random_masks, segment_blur
+
+__all__ = ["motion_flow", "PRESETS", "random_masks", "segment_blur", "dead_leaves",
+           "image_folder", "ImageFolder", "saturation_augment", "gaussian_noise",
+           "poisson_gaussian_noise", "gamma_encode", "gamma_decode", "quantize_8bit",
+           "SyntheticDataset", "write_dataset", "KINDS"]
