@@ -6,21 +6,28 @@ import numpy as np
 import pytest
 
 import nublur
+from conftest import shared_data
 from nublur import synth
 from nublur.fieldio import load_field, save_field
 from nublur.fields import fold_flow
 from nublur.synth.flow import PRESETS, FlowPreset, flow_components
 
 
+def _dataset(kind, seed):
+    logs = shared_data("lai2016_nonuniform_gyro", "gyro") if kind == "gyro" else None
+    return synth.SyntheticDataset(kind, size=64, seed=seed, kernel_size=15, gyro_logs=logs)
+
+
 @pytest.mark.parametrize("kind", synth.KINDS)
 def test_samples_are_deterministic_and_reproduce_through_blur(kind):
-    ds = synth.SyntheticDataset(kind, size=64, seed=5, kernel_size=15)
+    ds = _dataset(kind, 5)
     a, b = ds[3], ds[3]
     np.testing.assert_array_equal(a["blurry"], b["blurry"])
-    other = synth.SyntheticDataset(kind, size=64, seed=6, kernel_size=15)[3]
+    other = _dataset(kind, 6)[3]
     assert np.abs(other["blurry"] - a["blurry"]).max() > 0.05
     assert np.abs(ds[4]["blurry"] - a["blurry"]).max() > 0.05
-    again = nublur.blur(a["sharp"], a["field"], channel_axis=-1)
+    boundary = "replicate" if kind == "gyro" else "reflect"
+    again = nublur.blur(a["sharp"], a["field"], boundary=boundary, channel_axis=-1)
     np.testing.assert_allclose(again, a["blurred"], atol=1e-5)
     assert a["blurry"].shape == (64, 64, 3) and a["blurry"].dtype == np.float32
     assert 0 <= a["blurry"].min() and a["blurry"].max() <= 1
@@ -160,7 +167,8 @@ def test_image_folder(tmp_path):
 
 
 @pytest.mark.parametrize("call,exc,match", [
-    (lambda: synth.SyntheticDataset("gyro"), ValueError, "kind"),
+    (lambda: synth.SyntheticDataset("rain"), ValueError, "kind"),
+    (lambda: synth.SyntheticDataset("gyro"), ValueError, "gyro_logs"),
     (lambda: synth.SyntheticDataset("flow", size=8), ValueError, "size"),
     (lambda: synth.motion_flow((10, 10), np.random.default_rng(0), "wild"), ValueError, "preset"),
     (lambda: synth.motion_flow((10, 10), 0), TypeError, "rng"),
@@ -171,3 +179,43 @@ def test_image_folder(tmp_path):
 def test_bad_inputs(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def _log(rates, exposure=0.1):
+    times = np.linspace(0, 0.3, 31)
+    return synth.GyroLog(times, np.tile(rates, (31, 1)), np.zeros((31, 3)), 0.1, exposure)
+
+
+def test_gyro_zero_motion_is_identity(rng):
+    image = rng.random((30, 40, 3))
+    blurry, field, info = synth.gyro_blur(image, _log([0.0, 0.0, 0.0]), field="dense",
+                                          channel_axis=-1)
+    np.testing.assert_allclose(blurry, image, atol=1e-12)
+    assert info["kernel_size"] == 3
+
+
+def test_gyro_pure_yaw_gives_horizontal_kernels(rng):
+    image = rng.random((40, 60))
+    _, field, _ = synth.gyro_blur(image, _log([0.0, 2.0, 0.0]), field="exact")
+    for row, col in ((0, 0), (20, 30), (39, 59)):
+        k = field.kernel_at(row, col)
+        yy, xx = np.indices(k.shape)
+        cy, cx = (k * yy).sum(), (k * xx).sum()
+        var_y, var_x = (k * (yy - cy) ** 2).sum(), (k * (xx - cx) ** 2).sum()
+        assert var_x > 10 * max(var_y, 1e-3)
+
+
+def test_gyro_dense_field_reproduces_the_warp_average(rng):
+    image = rng.random((36, 48))
+    blurry, dense, _ = synth.gyro_blur(image, _log([0.1, -0.3, 0.2]), field="dense")
+    np.testing.assert_allclose(nublur.blur(image, dense, boundary="replicate"), blurry,
+                               atol=1e-12)
+    _, basis, info = synth.gyro_blur(image, _log([0.1, -0.3, 0.2]), rank=6)
+    assert 0 <= info["relative_error"] < 0.2 and isinstance(basis, nublur.BasisField)
+
+
+def test_real_gyro_log_loads():
+    log = synth.load_gyro_log(shared_data("lai2016_nonuniform_gyro", "gyro", "gyro_01"))
+    assert log.rates.shape == (105, 3) and abs(log.exposure - 0.134359) < 1e-9
+    with pytest.raises(ValueError, match="gyro log"):
+        synth.load_gyro_log("/nonexistent")
