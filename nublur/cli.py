@@ -1,0 +1,298 @@
+"""The ``nublur`` command: deblur, estimate, blur, demo.
+
+Errors are one line on stderr and exit code 2 (a traceback only with --debug).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import fieldio, viz
+from .fields import LinearMotionField, UniformField
+from .io import ImageFileError, atomic_write, check_output_path, read_image, write_image
+
+__all__ = ["main"]
+
+SOLVERS = ("rl", "rl-whyte", "admm-irc", "cg", "fft")
+_MAX_PIXELS_PER_GIB = 2_000_000  # rough working set of the solvers per image pixel
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+def _estimator(spec: str, image_shape):
+    """The kernel field named by --estimator."""
+    if spec.startswith("field:"):
+        path = Path(spec[6:])
+        if not path.is_file():
+            raise CLIError(f"--estimator field: {str(path)!r} does not exist")
+        try:
+            field = fieldio.load_field(path)
+        except (ValueError, TypeError) as exc:
+            raise CLIError(f"bad field file: {exc}") from exc
+        field.check_image_shape(image_shape, "the input image")
+        return field
+    if spec.startswith("uniform:"):
+        psf, _ = read_image(spec[8:])
+        psf = psf if psf.ndim == 2 else psf.mean(axis=-1)
+        if psf.shape[0] % 2 == 0 or psf.shape[1] % 2 == 0 or psf.shape[0] != psf.shape[1]:
+            k = max(psf.shape) | 1
+            psf = np.pad(psf, ((0, k - psf.shape[0]), (0, k - psf.shape[1])))
+        if psf.sum() <= 0:
+            raise CLIError(f"--estimator uniform: {spec[8:]!r} is an all-black PSF image")
+        return UniformField(psf.astype(np.float64), normalize=True)
+    if spec == "kpn" or spec.endswith(".onnx"):
+        raise CLIError(f"--estimator {spec}: learned estimators are not shipped yet; use "
+                       f"--estimator uniform:PSF.png or field:FIELD.npz")
+    raise CLIError(f"--estimator must be kpn, PATH.onnx, uniform:PSF.png or field:FIELD.npz, "
+                   f"got {spec!r}")
+
+
+def _solve(image, field, solver, iters, gamma, tv, progress):
+    from . import solvers
+
+    axis = -1 if image.ndim == 3 else None
+    if solver in ("rl", "rl-whyte"):
+        return solvers.richardson_lucy(image, field, iters, gamma=gamma, tv_weight=tv,
+                                       saturation="whyte" if solver == "rl-whyte" else None,
+                                       channel_axis=axis, progress=progress)
+    linear = image ** np.float32(gamma)
+    if solver == "admm-irc":
+        if not isinstance(field, (UniformField, LinearMotionField)):
+            raise CLIError("--solver admm-irc needs a uniform or linear-motion field")
+        out = solvers.admm_irc(linear, field, channel_axis=axis, progress=progress)
+    elif solver == "cg":
+        out = solvers.deconv_cg(linear, field, prior="l1", channel_axis=axis, progress=progress)
+    else:
+        if not isinstance(field, UniformField):
+            raise CLIError("--solver fft needs a uniform field")
+        out = solvers.deconv_fft(linear, field, boundary="replicate", channel_axis=axis)
+    return np.clip(out, 0, None) ** np.float32(1 / gamma)
+
+
+def _check_size(image_shape):
+    pixels = image_shape[0] * image_shape[1]
+    try:
+        import os
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return
+    if pixels > available / 2**30 * _MAX_PIXELS_PER_GIB:
+        raise CLIError(f"image of {pixels / 1e6:.1f} MPix is too large for the "
+                       f"{available / 2**30:.1f} GiB of free memory; downscale it first "
+                       f"(e.g. to half size)")
+
+
+def _figure(path, panels, titles, force, protect):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    check_output_path(Path(path), force=force, protect=protect)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.4))
+    for ax, panel, title in zip(np.atleast_1d(axes), panels, titles):
+        ax.imshow(np.clip(panel, 0, 1), cmap="gray", vmin=0, vmax=1)
+        ax.set_title(title)
+        ax.axis("off")
+    fig.tight_layout()
+    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    plt.close(fig)
+
+
+def cmd_deblur(args):
+    image, info = read_image(args.input)
+    _check_size(image.shape)
+    output = Path(args.output) if args.output else \
+        Path(args.input).with_name(f"{Path(args.input).stem}_deblurred{Path(args.input).suffix}")
+    check_output_path(output, force=args.force, protect=[args.input])
+    field = _estimator(args.estimator, image.shape[:2])
+    t0 = time.perf_counter()
+    result = _solve(image, field, args.solver, args.iters, args.gamma, args.tv, not args.quiet)
+    write_image(output, result, info.dtype, force=args.force, protect=[args.input])
+    if args.save_field:
+        check_output_path(Path(args.save_field), force=args.force, protect=[args.input])
+        fieldio.save_field(args.save_field, field)
+    if args.save_figure:
+        _figure(args.save_figure, [image, result, viz.kernel_grid(image, field)],
+                ["blurry", f"deblurred ({args.solver})", "kernel field"], args.force,
+                [args.input])
+    if not args.quiet:
+        print(f"wrote {output} ({time.perf_counter() - t0:.1f} s)")
+
+
+def cmd_estimate(args):
+    image, _ = read_image(args.input)
+    _estimator("kpn", image.shape[:2])
+
+
+def cmd_blur(args):
+    from . import synth
+
+    image, info = read_image(args.input)
+    output = Path(args.output)
+    check_output_path(output, force=args.force, protect=[args.input])
+    axis = -1 if image.ndim == 3 else None
+    if args.field:
+        field = _estimator(f"field:{args.field}", image.shape[:2])
+        blurred = _blur(image, field, axis)
+    else:
+        rng = np.random.default_rng(args.seed)
+        field, blurred = _random_blur(image, args.random, rng, args.gyro_log, axis)
+    write_image(output, blurred, info.dtype, force=args.force, protect=[args.input])
+    if args.save_field:
+        check_output_path(Path(args.save_field), force=args.force, protect=[args.input])
+        fieldio.save_field(args.save_field, field)
+    if not args.quiet:
+        print(f"wrote {output} ({type(field).__name__})")
+    del synth
+
+
+def _blur(image, field, axis, boundary="reflect"):
+    from .operators import blur
+
+    return np.clip(blur(image, field, boundary=boundary, channel_axis=axis), 0, 1)
+
+
+def _random_blur(image, kind, rng, gyro_log, axis):
+    from . import kernels, synth
+
+    shape = image.shape[:2]
+    if kind == "segments":
+        masks = synth.random_masks(shape, rng)
+        ks = np.stack([kernels.camera_shake_kernel(33, rng) for _ in range(len(masks) + 1)])
+        out = synth.segment_blur(image, masks, ks, channel_axis=axis)
+        return out["field"], np.clip(out["blurry"], 0, 1)
+    if kind == "flow":
+        field = synth.motion_flow(shape, rng)
+        return field, _blur(image, field, axis)
+    if gyro_log is None:
+        raise CLIError("--random gyro needs --gyro-log FOLDER (a Lai et al. log, e.g. "
+                       "../shared/data/lai2016_nonuniform_gyro/gyro/gyro_01)")
+    try:
+        blurry, field, _ = synth.gyro_blur(image, gyro_log, channel_axis=axis)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from exc
+    return field, np.clip(blurry, 0, 1)
+
+
+def cmd_demo(args):
+    from skimage import data
+    from skimage.util import img_as_float32
+
+    from . import synth
+    from .metrics import psnr
+    from .solvers import richardson_lucy
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sharp = img_as_float32(data.astronaut())
+    field = synth.motion_flow(sharp.shape[:2], np.random.default_rng(args.seed), "mild")
+    blurry = np.clip(_blur(sharp, field, -1) + np.random.default_rng(1).normal(
+        0, 0.005, sharp.shape).astype(np.float32), 0, 1)
+    restored = richardson_lucy(blurry, field, 30, channel_axis=-1, progress=not args.quiet)
+    p_blurry, p_restored = psnr(blurry, sharp), psnr(restored, sharp)
+    for name, img in (("synthetic_blurry.png", blurry), ("synthetic_deblurred.png", restored)):
+        write_image(out / name, img, force=True)
+    fieldio_path = out / "synthetic_field.npz"
+    fieldio.save_field(fieldio_path, field)
+    write_image(out / "synthetic_kernel_field.png", viz.kernel_grid(sharp, field), force=True)
+    write_image(out / "synthetic_flow.png", viz.flow_colours(field), force=True)
+    _figure(out / "demo.png", [sharp, blurry, restored, viz.kernel_grid(sharp, field)],
+            ["sharp (ground truth)", f"blurry: {p_blurry:.2f} dB",
+             f"RL, true field: {p_restored:.2f} dB", "kernel field (2x)"], True, [])
+    if not args.quiet:
+        print(f"synthetic non-uniform example: blurry {p_blurry:.2f} dB -> deblurred "
+              f"{p_restored:.2f} dB (RL, 30 iterations, true field)")
+        print("real photo (skimage clock_motion): needs the learned estimator, not shipped yet")
+        print(f"wrote {out}/demo.png and the images beside it")
+
+
+def _parser():
+    parser = argparse.ArgumentParser(prog="nublur", description="Non-uniform motion deblurring")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    common.add_argument("--force", action="store_true", help="overwrite existing outputs")
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks")
+
+    p = sub.add_parser("deblur", parents=[common], help="deblur a photo")
+    p.add_argument("input")
+    p.add_argument("-o", "--output")
+    p.add_argument("--estimator", default="kpn",
+                   help="kpn | PATH.onnx | uniform:PSF.png | field:FIELD.npz")
+    p.add_argument("--solver", choices=SOLVERS, default="rl")
+    p.add_argument("--iters", type=_positive_int, default=30)
+    p.add_argument("--gamma", type=_positive_float, default=2.2)
+    p.add_argument("--tv", type=_nonnegative_float, default=0.0)
+    p.add_argument("--save-field")
+    p.add_argument("--save-figure")
+    p.set_defaults(run=cmd_deblur)
+
+    p = sub.add_parser("estimate", parents=[common], help="estimate a kernel field")
+    p.add_argument("input")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--figure")
+    p.set_defaults(run=cmd_estimate)
+
+    p = sub.add_parser("blur", parents=[common], help="blur a sharp image")
+    p.add_argument("input")
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--field")
+    group.add_argument("--random", choices=("segments", "flow", "gyro"))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--gyro-log")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--save-field")
+    p.set_defaults(run=cmd_blur)
+
+    p = sub.add_parser("demo", parents=[common], help="the main job on built-in images")
+    p.add_argument("--out", default="nublur_demo")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_demo)
+    return parser
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _positive_float(text):
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _nonnegative_float(text):
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        args.run(args)
+    except (CLIError, ImageFileError, ValueError, TypeError, MemoryError) as exc:
+        if args.debug:
+            raise
+        print(f"nublur: error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Image files: reading with EXIF orientation, writing atomically at the input's bit depth."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+
+__all__ = ["ImageInfo", "read_image", "write_image", "ImageFileError"]
+
+_EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"}
+
+
+class ImageFileError(ValueError):
+    """An image file could not be read or written (the message says why)."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What ``read_image`` saw: the stored dtype (uint8, uint16, float) and channel count."""
+
+    dtype: np.dtype
+    channels: int
+
+
+def read_image(path) -> tuple[np.ndarray, ImageInfo]:
+    """Read an image as float32 in [0, 1], (H, W) or (H, W, 3), EXIF orientation applied.
+
+    8- and 16-bit PNG, JPEG and TIFF are supported; alpha is dropped.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageFileError(f"cannot read {str(path)!r}: no such file")
+    if path.suffix.lower() not in _EXTENSIONS:
+        raise ImageFileError(f"cannot read {str(path)!r}: unsupported format "
+                             f"(use {', '.join(sorted(_EXTENSIONS))})")
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            raw = iio.imread(path)
+        else:
+            raw = iio.imread(path, rotate=True)  # EXIF orientation
+    except Exception as exc:  # imageio raises many types for broken files
+        raise ImageFileError(f"cannot read {str(path)!r}: not a valid {path.suffix[1:]} image "
+                             f"({type(exc).__name__})") from exc
+    raw = np.asarray(raw)
+    if raw.ndim == 3 and raw.shape[2] == 4:
+        raw = raw[..., :3]
+    if raw.ndim == 3 and raw.shape[2] == 1:
+        raw = raw[..., 0]
+    if raw.ndim not in (2, 3) or (raw.ndim == 3 and raw.shape[2] != 3):
+        raise ImageFileError(f"cannot read {str(path)!r}: expected a gray or RGB image, got "
+                             f"shape {raw.shape}")
+    info = ImageInfo(raw.dtype, 1 if raw.ndim == 2 else 3)
+    if np.issubdtype(raw.dtype, np.integer):
+        image = raw.astype(np.float32) / np.iinfo(raw.dtype).max
+    else:
+        image = np.clip(raw.astype(np.float32), 0, 1)
+    return image, info
+
+
+def write_image(path, image: np.ndarray, dtype=np.uint8, *, force: bool = False,
+                protect=()) -> Path:
+    """Write ``image`` (float in [0, 1]) as ``dtype`` (uint8 or uint16) atomically.
+
+    Refuses to overwrite an existing file unless ``force``, and never writes over any path in
+    ``protect`` (the inputs). The data go to a temporary file in the target folder, renamed
+    into place only when complete.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in _EXTENSIONS:
+        raise ImageFileError(f"cannot write {str(path)!r}: unsupported format "
+                             f"(use {', '.join(sorted(_EXTENSIONS))})")
+    check_output_path(path, force=force, protect=protect)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.uint8), np.dtype(np.uint16)):
+        dtype = np.dtype(np.uint8)
+    if dtype == np.uint16 and path.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
+        dtype = np.dtype(np.uint8)  # these formats store 8 bits
+    data = np.round(np.clip(image, 0, 1) * np.iinfo(dtype).max).astype(dtype)
+    atomic_write(path, lambda tmp: iio.imwrite(tmp, data, extension=path.suffix))
+    return path
+
+
+def check_output_path(path: Path, *, force: bool, protect=()) -> None:
+    """Raise unless ``path`` may be written: not an input, not existing (or ``force``)."""
+    for other in protect:
+        if Path(other).exists() and path.exists() and os.path.samefile(path, other):
+            raise ImageFileError(f"refusing to write {str(path)!r}: it is an input file")
+        if Path(other).resolve() == path.resolve():
+            raise ImageFileError(f"refusing to write {str(path)!r}: it is an input file")
+    if path.exists() and not force:
+        raise ImageFileError(f"{str(path)!r} exists; use --force to overwrite it")
+    if not path.parent.exists():
+        raise ImageFileError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not "
+                             f"exist")
+
+
+def atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,156 @@
+"""The nublur command end to end (subprocess), its error paths, and image I/O."""
+
+import subprocess
+import sys
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+import nublur
+from nublur import fieldio, synth
+from nublur.io import ImageFileError, read_image, write_image
+
+
+def run(*args, check=True):
+    proc = subprocess.run([sys.executable, "-m", "nublur.cli", *map(str, args)],
+                          capture_output=True, text=True)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+@pytest.fixture
+def photo(tmp_path):
+    rng = np.random.default_rng(0)
+    sharp = synth.dead_leaves((48, 56), rng)
+    path = tmp_path / "photo.png"
+    iio.imwrite(path, (sharp * 255).astype(np.uint8))
+    return path
+
+
+def test_blur_then_deblur_with_saved_field(tmp_path, photo):
+    run("blur", photo, "--random", "flow", "--seed", 3, "-o", tmp_path / "b.png",
+        "--save-field", tmp_path / "f.npz", "--quiet")
+    field = fieldio.load_field(tmp_path / "f.npz")
+    assert isinstance(field, nublur.LinearMotionField)
+    out = tmp_path / "d.png"
+    run("deblur", tmp_path / "b.png", "--estimator", f"field:{tmp_path / 'f.npz'}", "-o", out,
+        "--iters", 5, "--gamma", 1.0, "--save-figure", tmp_path / "fig.png", "--quiet")
+    restored = iio.imread(out)
+    assert restored.shape == (48, 56, 3) and restored.dtype == np.uint8
+    assert iio.imread(tmp_path / "fig.png").shape[0] > 100
+
+
+@pytest.mark.parametrize("solver", ["rl", "rl-whyte", "admm-irc", "cg", "fft"])
+def test_every_solver_with_a_uniform_psf(tmp_path, photo, solver):
+    psf = tmp_path / "psf.png"
+    iio.imwrite(psf, (nublur.linear_kernel(7, 30) / nublur.linear_kernel(7, 30).max()
+                      * 255).astype(np.uint8))
+    run("deblur", photo, "--estimator", f"uniform:{psf}", "--solver", solver, "-o",
+        tmp_path / "out.png", "--iters", 3, "--quiet")
+    assert (tmp_path / "out.png").exists()
+
+
+def test_sixteen_bit_input_gives_sixteen_bit_output(tmp_path):
+    img = (np.random.default_rng(1).random((20, 24)) * 65535).astype(np.uint16)
+    iio.imwrite(tmp_path / "in.png", img)
+    iio.imwrite(tmp_path / "psf.png", np.pad([[255]], 1).astype(np.uint8))
+    run("deblur", tmp_path / "in.png", "--estimator", f"uniform:{tmp_path / 'psf.png'}", "-o",
+        tmp_path / "out.png", "--quiet", "--iters", 2, "--gamma", 1)
+    out = iio.imread(tmp_path / "out.png")
+    assert out.dtype == np.uint16
+    np.testing.assert_allclose(out.astype(float), img.astype(float), atol=2)  # delta PSF
+
+
+def test_exif_orientation_is_honoured(tmp_path):
+    from PIL import Image
+
+    arr = np.zeros((10, 20, 3), dtype=np.uint8)
+    arr[:, :5] = 255  # white band on the left
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise for display
+    Image.fromarray(arr).save(tmp_path / "r.jpg", exif=exif, quality=95)
+    image, info = read_image(tmp_path / "r.jpg")
+    assert image.shape == (20, 10, 3) and info.dtype == np.uint8
+    assert image[:5].mean() > 0.8 and image[-5:].mean() < 0.2  # band now on top
+
+
+def test_refuses_to_overwrite_and_never_writes_over_input(tmp_path, photo):
+    psf = tmp_path / "psf.png"
+    iio.imwrite(psf, np.pad([[255]], 1).astype(np.uint8))
+    out = tmp_path / "out.png"
+    out.write_bytes(b"keep")
+    proc = run("deblur", photo, "--estimator", f"uniform:{psf}", "-o", out, check=False)
+    assert proc.returncode == 2 and "--force" in proc.stderr and out.read_bytes() == b"keep"
+    before = photo.read_bytes()
+    proc = run("deblur", photo, "--estimator", f"uniform:{psf}", "-o", photo, "--force",
+               check=False)
+    assert proc.returncode == 2 and "input" in proc.stderr and photo.read_bytes() == before
+    run("deblur", photo, "--estimator", f"uniform:{psf}", "-o", out, "--force", "--quiet",
+        "--iters", 1)
+    assert out.read_bytes() != b"keep"
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
+    import nublur.io as nio
+
+    def broken(path, data, extension=None):
+        with open(path, "wb") as f:
+            f.write(b"partial")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(nio.iio, "imwrite", broken)
+    with pytest.raises(OSError, match="disk full"):
+        write_image(tmp_path / "x.png", np.zeros((4, 4)))
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args,message", [
+    (["deblur", "missing.png", "--estimator", "field:f.npz"], "no such file"),
+    (["deblur", "{photo}", "--estimator", "field:missing.npz"], "does not exist"),
+    (["deblur", "{photo}", "--estimator", "field:{junk}"], "bad field file"),
+    (["deblur", "{photo}", "--estimator", "gauss:3"], "--estimator must be"),
+    (["deblur", "{photo}"], "not shipped yet"),
+    (["deblur", "{photo}", "--estimator", "field:{field}", "--solver", "fft"], "uniform"),
+    (["deblur", "{notimage}", "--estimator", "field:{field}"], "cannot read"),
+    (["blur", "{photo}", "--random", "gyro", "-o", "{out}"], "--gyro-log"),
+])
+def test_errors_are_one_line_and_exit_2(tmp_path, photo, args, message):
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a field")
+    field = tmp_path / "field.npz"
+    fieldio.save_field(field, synth.motion_flow((48, 56), np.random.default_rng(0)))
+    notimage = tmp_path / "bad.png"
+    notimage.write_bytes(b"garbage")
+    args = [a.format(photo=photo, junk=junk, field=field, notimage=notimage,
+                     out=tmp_path / "o.png") for a in args]
+    proc = run(*args, check=False)
+    assert proc.returncode == 2
+    assert message in proc.stderr and proc.stderr.count("\n") == 1
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_option_values_exit_2(photo):
+    proc = run("deblur", photo, "--iters", 0, check=False)
+    assert proc.returncode == 2 and "positive integer" in proc.stderr
+
+
+def test_debug_shows_traceback(tmp_path):
+    proc = run("--debug", "deblur", tmp_path / "missing.png", "--estimator", "field:x.npz",
+               check=False)
+    assert proc.returncode != 0 and "Traceback" in proc.stderr
+
+
+def test_demo_writes_figure(tmp_path):
+    proc = run("demo", "--out", tmp_path, "--quiet")
+    assert proc.returncode == 0
+    for name in ("demo.png", "synthetic_kernel_field.png", "synthetic_flow.png",
+                 "synthetic_deblurred.png", "synthetic_field.npz"):
+        assert (tmp_path / name).stat().st_size > 0
+
+
+def test_read_image_errors(tmp_path):
+    (tmp_path / "a.gif").write_bytes(b"x")
+    with pytest.raises(ImageFileError, match="unsupported format"):
+        read_image(tmp_path / "a.gif")
