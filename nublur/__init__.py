@@ -6,6 +6,7 @@ Kernels are PSFs gathered at the output pixel: v(i) = sum_q k_i(q) u(i - q).
 from ._backend import fft_engine, set_fft_engine
 from .fields import (BasisField, DenseField, KernelField, LinearMotionField, UniformField,
                      mask_first_operator)
+from . import estimators, fieldio, metrics, synth, viz
 from .kernels import camera_shake_kernel, camera_shake_trajectory, linear_kernel
 from .operators import (BlurOperator, blur, blur_adjoint, camera_response, smooth_clip,
                         smooth_clip_derivative)

@@ -111,7 +111,7 @@ def test_atomic_write_leaves_no_partial_file(tmp_path, monkeypatch):
     (["deblur", "{photo}", "--estimator", "field:missing.npz"], "does not exist"),
     (["deblur", "{photo}", "--estimator", "field:{junk}"], "bad field file"),
     (["deblur", "{photo}", "--estimator", "gauss:3"], "--estimator must be"),
-    (["deblur", "{photo}"], "not shipped yet"),
+    (["deblur", "{photo}", "--estimator", "missing.onnx"], "does not exist"),
     (["deblur", "{photo}", "--estimator", "field:{field}", "--solver", "fft"], "uniform"),
     (["deblur", "{notimage}", "--estimator", "field:{field}"], "cannot read"),
     (["blur", "{photo}", "--random", "gyro", "-o", "{out}"], "--gyro-log"),

@@ -1,0 +1,103 @@
+"""ONNX Runtime wrapper of the basis kernel prediction network (000 section 5).
+
+The model (``models_onnx/*.onnx``) comes with a model card (same stem, .json) that states its
+input and output conventions and the sha256 of the file; a model whose hash differs from its
+card is refused. Images of any size are padded (reflect) to the model's multiple; images larger
+than ``max_side`` are estimated at reduced scale: the mixing maps are upsampled to full
+resolution and the kernels magnified by the scale factor (bilinear, renormalised), so the
+field's kernels grow to about 33 / scale pixels. Memory: the network runs on at most
+``max_side``^2 pixels (about 1 GB at 1024 x 768 for the 4.7 M-parameter model), and the
+returned field holds B mixing maps at full resolution (25 x 12 M x 4 B = 1.2 GB at 12 MP).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy.ndimage import zoom
+from skimage.transform import resize
+
+from .._validation import as_image, check_positive_int
+from ..fields import BasisField
+
+__all__ = ["load_estimator", "OnnxKernelEstimator", "DEFAULT_MODEL"]
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models_onnx"
+DEFAULT_MODEL = MODELS_DIR / "nublur_kpn_b25_k33.onnx"
+
+
+class OnnxKernelEstimator:
+    """Predicts a ``BasisField`` from one blurry photo."""
+
+    def __init__(self, path, *, providers=None, max_side: int = 1024):
+        import onnxruntime as ort
+
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ValueError(f"model file {str(self.path)!r} does not exist")
+        card_path = self.path.with_suffix(".json")
+        if not card_path.is_file():
+            raise ValueError(f"model card {str(card_path)!r} is missing")
+        self.card = json.loads(card_path.read_text())
+        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        if digest != self.card.get("sha256"):
+            raise ValueError(f"{self.path.name}: sha256 {digest[:12]}... differs from its model "
+                             f"card ({str(self.card.get('sha256'))[:12]}...); refusing to load")
+        self.max_side = check_positive_int(max_side, "max_side", minimum=16)
+        available = ort.get_available_providers()
+        if providers is None:
+            providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
+                         if p in available]
+        self.session = ort.InferenceSession(str(self.path), providers=providers)
+        self.gamma = float(self.card["input"]["gamma"])
+        self.multiple = int(self.card["input"]["padding_multiple"])
+
+    def _run(self, rgb: np.ndarray):
+        h, w = rgb.shape[:2]
+        ph, pw = -h % self.multiple, -w % self.multiple
+        padded = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+        x = np.clip(padded, 0, 1) ** np.float32(self.gamma) - np.float32(0.5)
+        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
+        kernels, mixing = self.session.run(None, {"input": x})
+        return kernels[0].astype(np.float64), mixing[0, :, :h, :w].astype(np.float64)
+
+    def estimate(self, image, *, channel_axis=-1) -> BasisField:
+        """Kernel field of ``image`` (display values in [0, 1]; gray or RGB)."""
+        img, axis = as_image(image, "image", channel_axis)
+        rgb = np.repeat(img[..., None], 3, axis=2) if axis is None else img
+        if rgb.shape[2] != 3:
+            raise ValueError(f"image must have 1 or 3 channels, got {rgb.shape[2]}")
+        rgb = rgb.astype(np.float32)
+        h, w = rgb.shape[:2]
+        scale = min(1.0, self.max_side / max(h, w))
+        if scale < 1.0:
+            small = resize(rgb, (max(16, round(h * scale)), max(16, round(w * scale))),
+                           anti_aliasing=True).astype(np.float32)
+            kernels, mixing = self._run(small)
+            mixing = np.stack([resize(m, (h, w), order=1) for m in mixing])
+            kernels = _magnify(kernels, 1.0 / scale)
+        else:
+            kernels, mixing = self._run(rgb)
+        mixing = np.maximum(mixing, 0)
+        mixing /= mixing.sum(axis=0)
+        return BasisField(kernels, mixing, normalize=True)
+
+
+def _magnify(kernels: np.ndarray, factor: float) -> np.ndarray:
+    k = kernels.shape[-1]
+    size = int(np.ceil(k * factor)) | 1
+    out = np.zeros((len(kernels), size, size))
+    for i, kernel in enumerate(kernels):
+        big = np.maximum(zoom(kernel, size / k, order=1), 0)
+        c = (size - big.shape[0]) // 2
+        out[i, c:c + big.shape[0], c:c + big.shape[1]] = big[:size - c, :size - c]
+    return out / out.sum(axis=(1, 2), keepdims=True)
+
+
+def load_estimator(name_or_path="kpn", **options) -> OnnxKernelEstimator:
+    """The shipped estimator ("kpn") or an .onnx file with its model card beside it."""
+    path = DEFAULT_MODEL if name_or_path == "kpn" else Path(name_or_path)
+    return OnnxKernelEstimator(path, **options)

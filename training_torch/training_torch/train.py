@@ -1,0 +1,117 @@
+"""Train BasisKPN: ``python -m training_torch.train --config CONFIG.json``.
+
+The config (JSON) sets: out (checkpoint folder), steps, batch, crop, lr, width, num_basis,
+workers, seed, l1_from (step from which the kernel loss switches from L2 to L1, 000 section
+5.2), checkpoint_every, image_folders, device ("cpu", "cuda" or "auto"). Training resumes from
+``out/last.pt`` when it exists; losses are appended to ``out/log.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from .data import KernelFieldPairs
+from .losses import kernel_loss, reblur_loss
+from .model import BasisKPN, parameter_count
+
+DEFAULTS = {"out": "runs/kpn", "steps": 2000, "batch": 4, "crop": 128, "lr": 2e-4,
+            "width": 32, "num_basis": 25, "workers": 2, "seed": 0, "l1_from": 1000,
+            "checkpoint_every": 100, "image_folders": [], "device": "auto", "gamma": 2.2,
+            "max_minutes": None}
+
+
+def load_config(path) -> dict:
+    config = dict(DEFAULTS)
+    if path:
+        config.update(json.loads(Path(path).read_text()))
+    unknown = set(config) - set(DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown config keys: {sorted(unknown)}")
+    return config
+
+
+def build(config):
+    model = BasisKPN(config["num_basis"], 33, config["width"])
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"])
+    return model, optimizer
+
+
+def train(config: dict) -> Path:
+    out = Path(config["out"])
+    out.mkdir(parents=True, exist_ok=True)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if config["device"] == "auto" \
+        else config["device"]
+    torch.manual_seed(config["seed"])
+    model, optimizer = build(config)
+    step = 0
+    last = out / "last.pt"
+    if last.exists():
+        state = torch.load(last, map_location="cpu")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = state["step"]
+        print(f"resumed from {last} at step {step}")
+    model.to(device)
+    (out / "config.json").write_text(json.dumps(config, indent=1))
+    data = KernelFieldPairs(config["crop"], config["seed"], image_folders=config["image_folders"],
+                            gamma=config["gamma"])
+    # samples are deterministic per index: resuming continues with the next unseen ones
+    loader = DataLoader(torch.utils.data.Subset(data, range(step * config["batch"], len(data))),
+                        batch_size=config["batch"], num_workers=config["workers"],
+                        persistent_workers=config["workers"] > 0)
+    log = open(out / "log.csv", "a", newline="")
+    writer = csv.writer(log)
+    if step == 0:
+        writer.writerow(["step", "reblur", "kernel", "p", "seconds"])
+    start = time.time()
+    print(f"BasisKPN, {parameter_count(model)} parameters, on {device}")
+    for batch in loader:
+        if step >= config["steps"] or (config["max_minutes"] and
+                                       time.time() - start > 60 * config["max_minutes"]):
+            break
+        batch = {k: v.to(device) for k, v in batch.items()}
+        kernels, mixing = model(batch["input"])
+        p = 2 if step < config["l1_from"] else 1
+        l_reblur = reblur_loss(batch["sharp"], batch["blurry"], kernels, mixing,
+                               batch["weights"], config["gamma"])
+        l_kernel = kernel_loss(kernels, mixing, batch["rows"], batch["cols"], batch["kernels"],
+                               batch["weights"], p)
+        loss = l_reblur + l_kernel
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        step += 1
+        writer.writerow([step, f"{l_reblur.item():.6g}", f"{l_kernel.item():.6g}", p,
+                         f"{time.time() - start:.1f}"])
+        if step % config["checkpoint_every"] == 0:
+            log.flush()
+            save_checkpoint(last, model, optimizer, step)
+    save_checkpoint(last, model, optimizer, step)
+    log.close()
+    print(f"stopped at step {step}; checkpoint {last}")
+    return last
+
+
+def save_checkpoint(path: Path, model, optimizer, step: int) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+                "num_basis": model.num_basis, "width": model.enc[0][0].out_channels}, tmp)
+    tmp.replace(path)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="JSON config (defaults in training_torch.train)")
+    args = parser.parse_args(argv)
+    train(load_config(args.config))
+
+
+if __name__ == "__main__":
+    main()
