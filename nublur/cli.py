@@ -133,9 +133,7 @@ def cmd_deblur(args):
     t0 = time.perf_counter()
     result = _solve(image, field, args.solver, args.iters, args.gamma, args.tv, not args.quiet)
     write_image(output, result, info.dtype, force=args.force, protect=[args.input])
-    if args.save_field:
-        check_output_path(Path(args.save_field), force=args.force, protect=[args.input])
-        fieldio.save_field(args.save_field, field)
+    _save_field(args, field)
     if args.save_figure:
         _figure(args.save_figure, [image, result, viz.kernel_grid(image, field)],
                 ["blurry", f"deblurred ({args.solver})", "kernel field"], args.force,
@@ -160,9 +158,14 @@ def cmd_estimate(args):
         print(f"wrote {output}")
 
 
-def cmd_blur(args):
-    from . import synth
+def _save_field(args, field) -> None:
+    """--save-field, with the same overwrite and input checks as every output."""
+    if args.save_field:
+        check_output_path(Path(args.save_field), force=args.force, protect=[args.input])
+        fieldio.save_field(args.save_field, field)
 
+
+def cmd_blur(args):
     image, info = read_image(args.input)
     output = Path(args.output)
     check_output_path(output, force=args.force, protect=[args.input])
@@ -174,12 +177,9 @@ def cmd_blur(args):
         rng = np.random.default_rng(args.seed)
         field, blurred = _random_blur(image, args.random, rng, args.gyro_log, axis)
     write_image(output, blurred, info.dtype, force=args.force, protect=[args.input])
-    if args.save_field:
-        check_output_path(Path(args.save_field), force=args.force, protect=[args.input])
-        fieldio.save_field(args.save_field, field)
+    _save_field(args, field)
     if not args.quiet:
         print(f"wrote {output} ({type(field).__name__})")
-    del synth
 
 
 def _blur(image, field, axis, boundary="reflect"):

@@ -26,12 +26,14 @@ def _rgb(image):
 def kernel_grid(image, field: KernelField, grid: int = 6, zoom: int = 2) -> np.ndarray:
     """The image (darkened) with the PSF of ``grid`` x ``grid`` sample pixels drawn over it.
 
-    Each PSF is scaled to its maximum, magnified ``zoom`` times, and drawn in yellow on a dark
-    box centred on its pixel, so the picture shows where and how the blur changes.
+    Each PSF is scaled to its maximum, magnified up to ``zoom`` times (less where the boxes
+    would overlap), and drawn in yellow on a dark box centred on its pixel, so the picture
+    shows where and how the blur changes.
     """
     out = 0.6 * _rgb(image)
     h, w = out.shape[:2]
     k = field.kernel_size
+    zoom = max(1, min(zoom, min(h, w) // (grid * k)))  # boxes must not overlap
     size = k * zoom
     rows = np.linspace(size // 2, h - 1 - size // 2, grid).astype(int) if h > size else [h // 2]
     cols = np.linspace(size // 2, w - 1 - size // 2, grid).astype(int) if w > size else [w // 2]

@@ -154,3 +154,30 @@ def test_read_image_errors(tmp_path):
     (tmp_path / "a.gif").write_bytes(b"x")
     with pytest.raises(ImageFileError, match="unsupported format"):
         read_image(tmp_path / "a.gif")
+
+
+def test_too_large_image_is_refused_with_a_suggestion(monkeypatch):
+    import os
+
+    from nublur import cli
+
+    monkeypatch.setattr(os, "sysconf", lambda name: 1024 if name == "SC_AVPHYS_PAGES" else 4096)
+    with pytest.raises(cli.CLIError, match="downscale"):
+        cli._check_size((4000, 3000))
+
+
+def test_readme_cg_example_runs():
+    from scipy.sparse import identity
+    from scipy.sparse.linalg import aslinearoperator, cg
+
+    rng = np.random.default_rng(0)
+    kernels = np.stack([nublur.camera_shake_kernel(9, rng) for _ in range(3)])
+    mixing = rng.random((3, 32, 32))
+    mixing /= mixing.sum(0)
+    field = nublur.BasisField(kernels, mixing)
+    image = rng.random((32, 32))
+    blurred = nublur.blur(image, field)
+    H = nublur.BlurOperator(field, image.shape)
+    normal = H.H @ H + 0.01 * aslinearoperator(identity(H.shape[1]))
+    x, info = cg(normal, H.H @ blurred.ravel(), maxiter=100)
+    assert info == 0 and np.mean((x.reshape(32, 32) - image) ** 2) < np.mean((blurred - image) ** 2)

@@ -62,7 +62,7 @@ class OnnxKernelEstimator:
         x = np.clip(padded, 0, 1) ** np.float32(self.gamma) - np.float32(0.5)
         x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
         kernels, mixing = self.session.run(None, {"input": x})
-        return kernels[0].astype(np.float64), mixing[0, :, :h, :w].astype(np.float64)
+        return kernels[0], np.ascontiguousarray(mixing[0, :, :h, :w])
 
     def estimate(self, image, *, channel_axis=-1) -> BasisField:
         """Kernel field of ``image`` (display values in [0, 1]; gray or RGB)."""
@@ -77,13 +77,13 @@ class OnnxKernelEstimator:
             small = resize(rgb, (max(16, round(h * scale)), max(16, round(w * scale))),
                            anti_aliasing=True).astype(np.float32)
             kernels, mixing = self._run(small)
-            mixing = np.stack([resize(m, (h, w), order=1) for m in mixing])
+            mixing = np.stack([resize(m, (h, w), order=1) for m in mixing]).astype(np.float32)
+            mixing /= mixing.sum(axis=0)
             kernels = _magnify(kernels, 1.0 / scale)
         else:
             kernels, mixing = self._run(rgb)
-        mixing = np.maximum(mixing, 0)
-        mixing /= mixing.sum(axis=0)
-        return BasisField(kernels, mixing, normalize=True)
+        # softmax outputs: non-negative, unit sums up to float32 rounding (checked by the field)
+        return BasisField(kernels.astype(np.float32), mixing, normalize=True)
 
 
 def _magnify(kernels: np.ndarray, factor: float) -> np.ndarray:
@@ -94,7 +94,7 @@ def _magnify(kernels: np.ndarray, factor: float) -> np.ndarray:
         big = np.maximum(zoom(kernel, size / k, order=1), 0)
         c = (size - big.shape[0]) // 2
         out[i, c:c + big.shape[0], c:c + big.shape[1]] = big[:size - c, :size - c]
-    return out / out.sum(axis=(1, 2), keepdims=True)
+    return (out / out.sum(axis=(1, 2), keepdims=True)).astype(np.float32)
 
 
 def load_estimator(name_or_path="kpn", **options) -> OnnxKernelEstimator:
