@@ -5,7 +5,7 @@ nublur forward and adjoint vs the straightforward ``sum_b m_b * fftconvolve(x, k
 reference and its adjoint, timed in the same run. Dense per-pixel gather at 256x256, K = 33,
 vs a numpy ``sliding_window_view`` + ``einsum`` reference.
 
-Run: python benchmarks/bench_operators.py [--size 1024] [--repeat 3]
+Run: python benchmarks/bench_operators.py [--size 1024] [--repeat 5] [--with-torch]
 """
 
 from __future__ import annotations
@@ -31,7 +31,11 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--dense-size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--with-torch", action="store_true",
+                        help="import torch first (DESIGN.md section 3: FFT engine next to torch)")
     args = parser.parse_args(argv)
+    if args.with_torch:
+        import torch  # noqa: F401  (loaded on purpose: nublur then picks scipy.fft)
     rng = np.random.default_rng(0)
     n = args.size
     field = shake_basis_field(rng, (n, n))

@@ -1,17 +1,17 @@
 """Array-module dispatch and the CPU FFT engine.
 
-The FFT engine is chosen at run time: pyFFTW (planned, single-threaded plans, with nublur's
-own tile-level threads on top) when it is installed and torch is not loaded in the process,
-scipy.fft otherwise. The pyFFTW wheel bundles its own OpenMP runtime, and next to torch its
-threaded transforms were measured up to 100x slower (DESIGN.md section 3); single-threaded
-plans driven from nublur's own threads avoid the clash, and ``set_fft_engine`` overrides the
-choice.
+The FFT engine is chosen at run time: pyFFTW when it is installed, scipy.fft otherwise
+(``set_fft_engine`` overrides the choice). The pyFFTW wheel bundles its own OpenMP runtime, and
+next to torch its *threaded* transforms were measured up to 100x slower (DESIGN.md section 3).
+nublur only makes single-threaded FFTW plans and runs them from its own tile threads, which
+does not clash: with torch imported, the 1024x1024 B = 25 basis blur took 44.5 ms with pyFFTW
+and 72.4 ms with scipy.fft (``benchmarks/bench_operators.py --with-torch``), so pyFFTW stays
+the engine next to torch too.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 import threading
 
 import numpy as np
@@ -48,9 +48,7 @@ def fft_engine() -> str:
     """The CPU FFT engine that new operators will use."""
     if _ENGINE_OVERRIDE is not None:
         return _ENGINE_OVERRIDE
-    if "torch" in sys.modules or not _pyfftw_available():
-        return "scipy"
-    return "pyfftw"
+    return "pyfftw" if _pyfftw_available() else "scipy"
 
 
 def _pyfftw_available() -> bool:
