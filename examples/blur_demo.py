@@ -10,16 +10,14 @@ Run: python examples/blur_demo.py [--out out] [--seed 0]
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 from skimage import data
-from skimage.util import img_as_float32, img_as_ubyte
+from skimage.util import img_as_float32
 
 import nublur
+from nublur.io import write_image
 
 
 def rotation_field(shape, degrees: float = 4.0) -> nublur.LinearMotionField:
@@ -29,21 +27,6 @@ def rotation_field(shape, degrees: float = 4.0) -> nublur.LinearMotionField:
     x, y = cols - (w - 1) / 2, (h - 1) / 2 - rows  # y up, as the flow convention
     omega = np.radians(degrees)
     return nublur.LinearMotionField.from_flow(-omega * y, omega * x)
-
-
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Write atomically: a temporary file in the same folder, then a rename."""
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        iio.imwrite(tmp, img_as_ubyte(np.clip(image, 0, 1)))
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def main(argv=None):
@@ -58,8 +41,8 @@ def main(argv=None):
     field = rotation_field(sharp.shape[:2], args.degrees)
     blurred = nublur.blur(sharp, field, channel_axis=-1)
 
-    write_png(args.out / "sharp.png", sharp)
-    write_png(args.out / "blurred.png", blurred)
+    write_image(args.out / "sharp.png", sharp, force=True)  # atomic, 8-bit
+    write_image(args.out / "blurred.png", blurred, force=True)
     np.savez_compressed(args.out / "field.npz", length=field.length, angle=field.angle)
     print(f"blurred {sharp.shape[1]}x{sharp.shape[0]} RGB with {field}; wrote {args.out}/")
 

@@ -179,11 +179,15 @@ def kernel_spectra(kernels: np.ndarray, size: int, dtype) -> np.ndarray:
 _WISDOM_STATE = {"loaded": False, "saved": None}
 
 
-def _wisdom_path():
-    root = os.environ.get("NUBLUR_CACHE_DIR") or os.path.join(
+def cache_dir() -> str:
+    """nublur's user cache folder: ``NUBLUR_CACHE_DIR``, else ``$XDG_CACHE_HOME/nublur``."""
+    return os.environ.get("NUBLUR_CACHE_DIR") or os.path.join(
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
         "nublur")
-    return os.path.join(root, "fftw_wisdom.pickle")
+
+
+def _wisdom_path():
+    return os.path.join(cache_dir(), "fftw_wisdom.pickle")
 
 
 def _load_wisdom() -> None:
@@ -205,20 +209,19 @@ def _load_wisdom() -> None:
 def _save_wisdom() -> None:
     """Write the process's FFTW wisdom to the user cache (atomically; best effort)."""
     import pickle
-    import tempfile
+    from pathlib import Path
 
     import pyfftw
+
+    from .io import atomic_write
 
     wisdom = pyfftw.export_wisdom()
     if wisdom == _WISDOM_STATE["saved"]:
         return
-    path = _wisdom_path()
+    path = Path(_wisdom_path())
     try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            pickle.dump(wisdom, f)
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(path, lambda tmp: Path(tmp).write_bytes(pickle.dumps(wisdom)))
         _WISDOM_STATE["saved"] = wisdom
     except OSError:
         pass

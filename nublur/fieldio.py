@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .fields import BasisField, DenseField, KernelField, LinearMotionField, UniformField
+from .io import atomic_write
 
 __all__ = ["save_field", "load_field", "FORMAT_VERSION"]
 
@@ -27,16 +26,12 @@ def save_field(path, field: KernelField) -> None:
     arrays = {name: getattr(field, name) for name in _ARRAYS[type(field)]}
     if isinstance(field, LinearMotionField):
         arrays["kernel_size"] = np.array(field.kernel_size)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
+    def write(tmp):
+        with open(tmp, "wb") as f:
             np.savez_compressed(f, field_type=type(field).__name__, convention=CONVENTION,
                                 version=FORMAT_VERSION, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_write(path, write)
 
 
 def load_field(path) -> KernelField:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
+from pathlib import Path
 
 import numpy as np
 
+from .._backend import cache_dir
 from .._validation import check_positive_float, check_positive_int
+from ..io import atomic_write
 from ..kernels.linear import linear_kernel
 from .inverse_filters import InverseFilters, solve_inverse_filters, summarize
 
@@ -23,12 +25,6 @@ LENGTHS = np.arange(3, 36, 2)
 ANGLES = np.arange(0, 180, 6)
 KERNEL_SIZE = 35
 _CHUNK = 64
-
-
-def _cache_dir() -> str:
-    return os.environ.get("NUBLUR_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "nublur")
 
 
 def label_of(length_index: int, angle_index: int) -> int:
@@ -109,7 +105,7 @@ class LinearKernelLUT:
         return h.hexdigest()[:16]
 
     def _path(self) -> str:
-        return os.path.join(_cache_dir(), f"lut_{self._key()}.npz")
+        return os.path.join(cache_dir(), f"lut_{self._key()}.npz")
 
     def _load(self) -> None:
         if not self._cache or not os.path.exists(self._path()):
@@ -123,12 +119,13 @@ class LinearKernelLUT:
             pass
 
     def _save(self) -> None:
-        try:
-            os.makedirs(_cache_dir(), exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=_cache_dir(), suffix=".npz")
-            with os.fdopen(fd, "wb") as f:
+        def write(tmp):
+            with open(tmp, "wb") as f:
                 np.savez(f, filters=self._filters, done=self._done)
-            os.replace(tmp, self._path())
+
+        try:
+            os.makedirs(cache_dir(), exist_ok=True)
+            atomic_write(Path(self._path()), write)
         except OSError:
             pass
 

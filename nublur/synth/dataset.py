@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 
 from .._validation import check_nonnegative_float, check_positive_float, check_positive_int
 from ..fieldio import save_field
 from ..fields import BasisField, UniformField
+from ..io import atomic_write, write_image
 from ..kernels.camera_shake import camera_shake_kernel
 from ..operators.blur import blur
 from ..operators.camera import camera_response
@@ -178,27 +176,10 @@ def write_dataset(path, n: int, kind: str = "segments", seed: int = 0, **options
     for i in range(n):
         sample = dataset[i]
         stem = path / f"{i:05d}"
-        _atomic_png(Path(f"{stem}_blurry.png"), sample["blurry"])
-        _atomic_png(Path(f"{stem}_sharp.png"), gamma_encode(sample["sharp"], dataset.gamma))
+        write_image(Path(f"{stem}_blurry.png"), sample["blurry"], force=True)
+        write_image(Path(f"{stem}_sharp.png"), gamma_encode(sample["sharp"], dataset.gamma),
+                    force=True)
         save_field(Path(f"{stem}_field.npz"), sample["field"])
-        _atomic_text(Path(f"{stem}_meta.json"), json.dumps(sample["meta"]))
+        meta = json.dumps(sample["meta"])
+        atomic_write(Path(f"{stem}_meta.json"), lambda tmp: Path(tmp).write_text(meta))
     return path
-
-
-def _atomic_png(path: Path, image: np.ndarray) -> None:
-    data = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".png")
-    os.close(fd)
-    try:
-        iio.imwrite(tmp, data)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
-from skimage.util import img_as_float32
 
+from ..io import read_image
 from ._leaves_numba import paint_discs
 
 __all__ = ["dead_leaves", "image_folder", "ImageFolder"]
@@ -74,9 +73,7 @@ class ImageFolder:
         return len(self.files)
 
     def __getitem__(self, index) -> np.ndarray:
-        image = img_as_float32(iio.imread(self.files[index]))
-        if image.ndim == 3 and image.shape[2] == 4:
-            image = image[..., :3]
+        image, _ = read_image(self.files[index])
         if self.as_gray and image.ndim == 3:
             image = image @ np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
         if not self.as_gray and image.ndim == 2:
