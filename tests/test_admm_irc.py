@@ -171,3 +171,91 @@ def test_plain_irc_solves_an_invertible_single_kernel_problem(rng):
     x, hist = nublur.irc(d.forward(y), [y], [op.forward], [d.forward], num_iter=60)
     assert hist[-1] < 1e-12 * hist[0]
     np.testing.assert_allclose(x, truth, atol=1e-8)
+
+
+def test_preconditioner_filter_is_the_windowed_circulant_inverse():
+    """p against a direct float64 construction: inverse of sum |K_i|^2 + rho on a 256 grid,
+    centred crop, Gaussian window sigma = size / 8; e(w) = P(w) sum |K_i(w)|^2."""
+    k = nublur.linear_kernel(11, 40, size=11)
+    g = np.zeros((11, 11))
+    g[5, 5], g[5, 6] = 0.3, -0.3
+    kernels, size, grid = np.stack([k, g, g.T]), 15, 256
+    spectra = []
+    for kk in kernels:
+        z = np.zeros((grid, grid))
+        z[:11, :11] = kk
+        spectra.append(np.fft.fft2(np.roll(z, (-5, -5), axis=(0, 1))))
+    power = sum(np.abs(s) ** 2 for s in spectra)
+    full = np.fft.fftshift(np.real(np.fft.ifft2(1 / (power + 1e-2))))
+    c = grid // 2
+    r = np.arange(size) - size // 2
+    window = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * (size / 8) ** 2))
+    expected = full[c - 7:c + 8, c - 7:c + 8] * window
+    expected = 0.5 * (expected + expected[::-1, ::-1])
+    p, response = preconditioner_filter(kernels, size, 1e-2)
+    np.testing.assert_allclose(p, expected, atol=1e-12)
+    z = np.zeros((grid, grid))
+    z[:size, :size] = expected
+    e = np.real(np.fft.fft2(np.roll(z, (-7, -7), axis=(0, 1)))) * power
+    np.testing.assert_allclose(response, e[:, :grid // 2 + 1], atol=1e-10)
+
+
+def test_batched_preconditioners_equal_one_by_one(rng):
+    from nublur.solvers.inverse_filters import preconditioner_filters
+
+    sets = np.stack([np.stack([nublur.camera_shake_kernel(9, rng) for _ in range(3)])
+                     for _ in range(5)])
+    filters, responses = preconditioner_filters(sets, 21, 1e-2, chunk=2)
+    for s, f, e in zip(sets, filters, responses):
+        p, response = preconditioner_filter(s, 21, 1e-2)
+        np.testing.assert_allclose(f, p, atol=1e-13)
+        np.testing.assert_allclose(e, response, atol=1e-12)
+
+
+def test_factored_lut_holds_preconditioners_and_their_response_range(tmp_path, monkeypatch):
+    from nublur.operators.filtering import gradient_filters
+    from nublur.solvers.lut import LinearKernelLUT
+
+    monkeypatch.setenv("NUBLUR_CACHE_DIR", str(tmp_path))
+    grads = gradient_filters() * np.sqrt(0.1)
+    lut = LinearKernelLUT(41, 1e-2, grads, lazy=True, form="factored")
+    labels = [0, 17, 300]
+    filters, ranges = lut.filters_for(labels), lut.response_range(labels)
+    assert filters.shape == (3, 1, 41, 41)
+    for label, f, (lo, hi) in zip(labels, filters, ranges):
+        p, response = preconditioner_filter(lut.kernel_set(label), 41, 1e-2)
+        np.testing.assert_allclose(f[0], p, atol=1e-13)
+        assert (lo, hi) == pytest.approx((response.min(), response.max()))
+    again = LinearKernelLUT(41, 1e-2, grads, lazy=True, form="factored")  # from the cache
+    assert again._done[labels].all()
+    np.testing.assert_array_equal(again.filters_for(labels), filters)
+    with pytest.raises(ValueError, match="form"):
+        LinearKernelLUT(41, form="dense")
+    with pytest.raises(ValueError, match="factored"):
+        LinearKernelLUT(41, lazy=True).response_range([0])
+
+
+def test_filter_compression_matches_truncated_svd(rng):
+    from nublur.solvers.admm import _compress_filters
+
+    filters = rng.standard_normal((3, 11, 11))[None] * rng.random((40, 3, 1, 1))
+    filters = filters.sum(axis=1) + 1e-4 * rng.standard_normal((40, 11, 11))
+    basis, coeffs = _compress_filters(filters, rel_tol=1e-2)
+    assert basis.shape[0] == 3
+    approx = np.tensordot(coeffs, basis, axes=1)
+    u, s, vt = np.linalg.svd(filters.reshape(40, -1), full_matrices=False)
+    best = (u[:, :3] * s[:3]) @ vt[:3]
+    np.testing.assert_allclose(approx.reshape(40, -1), best, atol=1e-9)
+
+
+@pytest.mark.parametrize("boundary", ["reflect", "replicate", "constant"])
+def test_step_size_bound_from_small_proxy_covers_the_full_problem(boundary):
+    """The uniform IRC step uses a 96 x 96 power estimate; with its 1.1 margin it must cover
+    the top of the spectrum of the full-size operator (found by a long power iteration)."""
+    from nublur.solvers import admm
+
+    psf = nublur.linear_kernel(15, 30, size=21)
+    problem = admm._Problem(nublur.UniformField(psf), (200, 180), np.float64, boundary)
+    update = admm._IRCUpdate(problem, 0.1, 2, None, 1e-2)
+    top = admm._power_estimate(problem, update.precondition, update.scale, 0.1, iters=60)
+    assert 1.9 / update.damping - update.spectral_min >= top

@@ -69,21 +69,23 @@ class FiniteDifference:
         self.axis = 1 - axis  # filter 0 differentiates along columns (axis 1 of the image)
         self.boundary = check_boundary(boundary)
 
-    def _previous(self, n):
-        """Index of the sample at i - 1 for i = 0..n-1 (-1: zero)."""
-        return padding_indices(n, 1, self.boundary)[:n]
+    def _first_previous(self, n: int) -> int:
+        """Index of the sample before sample 0 under the boundary (-1: zero)."""
+        return int(padding_indices(n, 1, self.boundary)[0])
 
     def forward(self, u: np.ndarray) -> np.ndarray:
         u = np.moveaxis(u, self.axis, 0)
-        prev = self._previous(u.shape[0])
-        shifted = u[np.maximum(prev, 0)]
-        shifted[prev < 0] = 0
-        return np.moveaxis(u - shifted, 0, self.axis)
+        out = np.empty_like(u)
+        np.subtract(u[1:], u[:-1], out=out[1:])
+        p0 = self._first_previous(u.shape[0])
+        out[0] = u[0] - u[p0] if p0 >= 0 else u[0]
+        return np.moveaxis(out, 0, self.axis)
 
     def adjoint(self, v: np.ndarray) -> np.ndarray:
         v = np.moveaxis(v, self.axis, 0)
-        prev = self._previous(v.shape[0])
         out = v.copy()
-        keep = prev >= 0
-        np.subtract.at(out, prev[keep], v[keep])
+        out[:-1] -= v[1:]
+        p0 = self._first_previous(v.shape[0])
+        if p0 >= 0:
+            out[p0] -= v[0]
         return np.moveaxis(out, 0, self.axis)

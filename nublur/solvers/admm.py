@@ -28,7 +28,7 @@ from .._validation import (as_image, check_boundary, check_nonnegative_float,
 from ..fields import KernelField, LinearMotionField, UniformField
 from ..operators.blur import _apply_2d, as_field
 from ..operators.filtering import FiniteDifference, FilterOperator, gradient_filters
-from .inverse_filters import preconditioner_filter
+from .inverse_filters import preconditioner_filters
 from .irc import irc
 from .lut import KERNEL_SIZE, LinearKernelLUT
 
@@ -105,12 +105,16 @@ class _IRCUpdate:
 
     Uses the factored form of the eq. 14 filters, d_i = p * k_i^T, with p the shared filter of
     ``preconditioner_filter`` (for a LinearMotionField, one p per LUT label of its 4-neighbour
-    blend, mixed per pixel with the eq. 17 weights, 001 section 2.2; k_0^T is the exact
+    blend, mixed per pixel with the eq. 17 weights, 001 section 2.2, taken from the
+    ``LinearKernelLUT`` of factored filters, which is cached on disk; k_0^T is the exact
     adjoint of the per-pixel gather). The fixed point is then the exact
     solution of eq. 5 whatever the boundary. The step is Richardson's best fixed step
     tau = 2 / (e_min + e_max) (times 0.95) for the preconditioned operator, with e_min from the
-    periodic response and e_max the larger of the periodic maximum and a power-iteration
-    estimate on the actual operator, since boundaries can push it above the periodic one.
+    periodic response and e_max the larger of the periodic maximum and 1.1 x a power-iteration
+    estimate, since boundaries can push it above the periodic one. For a translation-invariant
+    problem (a uniform PSF, or a constant linear motion) the estimate runs on a 96 x 96
+    problem with the same boundary (its top modes live at edges and corners); for a varying
+    linear field, on the problem itself (4 iterations).
     (Chebyshev step sizes were tried and diverged: with the border scaling the operator is not
     symmetric, so its spectrum is not a real interval.) Where the boundary folds the
     padding back (reflect, replicate, mirror), H^T H 1 exceeds 1 near the border; the step is
@@ -124,54 +128,43 @@ class _IRCUpdate:
         grads = gradient_filters() * np.sqrt(rho)
         field = problem.field
         if isinstance(field, LinearMotionField):
-            lut = LinearKernelLUT(support or 71, filter_rho, lazy=True, cache=False)
+            lut = LinearKernelLUT(support or 2 * KERNEL_SIZE + 1, filter_rho, grads,
+                                  lazy=True, form="factored")
             if lookup == "softmax":
                 labels, weights = lut.blend(field.length, field.angle)
             else:
                 labels = lut.nearest(field.length, field.angle)[..., None]
                 weights = np.ones(labels.shape)
             used, inverse = np.unique(labels, return_inverse=True)
+            self.labels = used
             inverse = inverse.reshape(labels.shape)
             mixing = np.zeros((len(used),) + field.image_shape)
             rows, cols = np.indices(field.image_shape)
             for j in range(labels.shape[-1]):
                 np.add.at(mixing, (inverse[..., j], rows, cols), weights[..., j])
-            size = support or 2 * KERNEL_SIZE + 1
-            pre = [preconditioner_filter(_kernel_set(lut.kernel_of(label), grads), size,
-                                         filter_rho) for label in used]
-            self.labels = used
-            basis, coeffs = _compress_filters(np.stack([p for p, _ in pre]))
+            basis, coeffs = _compress_filters(lut.filters_for(used)[:, 0], max_rank=_MAX_RANK)
             self.precondition = FilterOperator(basis, np.tensordot(coeffs.T, mixing, axes=1),
                                                boundary=problem.boundary)
+            responses = lut.response_range(used)
         else:
             kernel_set = _kernel_set(field.psf, grads)
             size = support or max(31, 4 * field.psf.shape[0] + 1)
-            pre = [preconditioner_filter(kernel_set, size, filter_rho)]
-            self.precondition = FilterOperator(pre[0][0], boundary=problem.boundary)
-        self.spectral_max = max(float(e.max()) for _, e in pre)
-        self.spectral_min = min(float(e.min()) for _, e in pre)
-        ones = np.ones(problem.shape)
-        gain = problem.blur_t(problem.blur(ones))  # 1 inside, up to ~2 at folded borders
-        self.scale = 1.0 / np.maximum(gain, 1.0)
-        top = max(self.spectral_max, 1.1 * self._power_estimate())
+            filters, responses = preconditioner_filters(kernel_set[None], size, filter_rho)
+            self.precondition = FilterOperator(filters[0], boundary=problem.boundary)
+        self.spectral_max = float(responses.max())
+        self.spectral_min = float(responses.min())
+        self.scale = _border_scale(problem)
+        if _translation_invariant(field):  # a small problem with the same borders suffices
+            proxy, precondition = _proxy(problem, self.precondition)
+            estimate = _power_estimate(proxy, precondition, _border_scale(proxy), rho, iters=15)
+        else:
+            estimate = _power_estimate(problem, self.precondition, self.scale, rho, iters=4)
+        top = max(self.spectral_max, 1.1 * estimate)
         # Richardson's best fixed step for a spectrum in [e_min, e_max]: 2 / (e_min + e_max)
         self.damping = 1.9 / (max(self.spectral_min, 0.0) + top)
 
     def _step(self, v):
         return self.scale * self.precondition.forward(v)
-
-    def _normal_op(self, v):
-        p = self.problem
-        return self._step(p.blur_t(p.blur(v)) + self.rho * p.grad_t(p.grad(v)))
-
-    def _power_estimate(self, iters: int = 6) -> float:
-        v = np.random.default_rng(0).standard_normal(self.problem.shape)
-        lam = 0.0
-        for _ in range(iters):
-            w = self._normal_op(v)
-            lam = float(np.linalg.norm(w) / np.linalg.norm(v))
-            v = w / np.linalg.norm(w)
-        return lam
 
     def __call__(self, x, grad_targets):
         p = self.problem
@@ -183,6 +176,46 @@ class _IRCUpdate:
         return x
 
 
+_PROXY_SIZE = 96
+_MAX_RANK = 24
+
+
+def _translation_invariant(field: KernelField) -> bool:
+    if isinstance(field, LinearMotionField):
+        return bool(np.ptp(field.length) == 0 and np.ptp(field.angle) == 0)
+    return True
+
+
+def _proxy(problem: _Problem, precondition: FilterOperator):
+    """The same translation-invariant problem on at most 96 x 96 pixels."""
+    h, w = (min(n, _PROXY_SIZE) for n in problem.shape)
+    field = problem.field
+    if isinstance(field, LinearMotionField):
+        field = LinearMotionField(field.length[:h, :w], field.angle[:h, :w])
+    if precondition.mixing is not None:
+        precondition = FilterOperator(precondition.filters, precondition.mixing[:, :h, :w],
+                                      boundary=precondition.boundary)
+    return _Problem(field, (h, w), problem.dtype, problem.boundary), precondition
+
+
+def _border_scale(problem: _Problem) -> np.ndarray:
+    """1 / max(H^T H 1, 1): H^T H 1 is 1 inside and up to ~2 where the boundary folds."""
+    gain = problem.blur_t(problem.blur(np.ones(problem.shape, problem.dtype)))
+    return 1.0 / np.maximum(gain, 1.0)
+
+
+def _power_estimate(problem: _Problem, precondition, scale, rho: float, iters: int) -> float:
+    """Largest |eigenvalue| of v -> scale P(H^T H + rho G^T G) v by power iteration."""
+    v = np.random.default_rng(0).standard_normal(problem.shape)
+    top = 0.0
+    for _ in range(iters):
+        w = scale * precondition.forward(problem.blur_t(problem.blur(v))
+                                         + rho * problem.grad_t(problem.grad(v)))
+        top = float(np.linalg.norm(w) / np.linalg.norm(v))
+        v = w / np.linalg.norm(w)
+    return top
+
+
 def _compress_filters(filters: np.ndarray, rel_tol: float = 1e-3, max_rank: int = 24):
     """Low-rank form p_m ~ sum_j c[m, j] q_j of many IRC filters (truncated SVD).
 
@@ -190,9 +223,15 @@ def _compress_filters(filters: np.ndarray, rel_tol: float = 1e-3, max_rank: int 
     q_j (mixing sum_m w_m c[m, j]) instead of one per label.
     """
     flat = filters.reshape(len(filters), -1)
-    u, s, vt = np.linalg.svd(flat, full_matrices=False)
+    # SVD through the small Gram matrix: only the leading singular pairs are kept
+    eigenvalues, u = np.linalg.eigh(flat @ flat.T)
+    order = np.argsort(eigenvalues)[::-1]
+    s = np.sqrt(np.maximum(eigenvalues[order], 0.0))
+    u = u[:, order]
     energy = np.cumsum(s[::-1] ** 2)[::-1] / np.sum(s**2)  # energy[j]: share from rank j on
     rank = int(np.clip(np.searchsorted(-energy, -rel_tol**2), 1, max_rank))
+    rank = min(rank, int(np.count_nonzero(s > s[0] * 1e-12)))
+    vt = (u[:, :rank].T @ flat) / s[:rank, None]
     return vt[:rank].reshape((rank,) + filters.shape[1:]), u[:, :rank] * s[:rank]
 
 

@@ -214,19 +214,42 @@ def preconditioner_filter(kernels: np.ndarray, size: int, rho: float = 1e-2,
     p is the circulant inverse 1 / (sum_i |K_i|^2 + rho) cut to ``size`` x ``size`` by a
     Gaussian window (sigma = size / 8), centro-symmetric, so its response stays real and
     positive. IRC steps x <- x + tau p * sum_i k_i^T r_i then have the exact least-squares
-    solution as fixed point. Returns p and the response e(w) = P(w) sum_i |K_i(w)|^2.
+    solution as fixed point. Returns p and the response e(w) = P(w) sum_i |K_i(w)|^2 on a
+    ``grid`` x ``grid`` frequency grid (last axis halved, as ``rfft2``).
     """
-    ksize = kernels.shape[-1]
+    filters, responses = preconditioner_filters(np.asarray(kernels)[None], size, rho, grid)
+    return filters[0], responses[0]
+
+
+def preconditioner_filters(kernel_sets: np.ndarray, size: int, rho: float = 1e-2,
+                           grid: int = 256, chunk: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    """``preconditioner_filter`` for a batch of kernel sets (L, n, K, K), vectorised.
+
+    Returns the filters (L, size, size) and responses (L, grid, grid // 2 + 1).
+    """
+    kernel_sets = np.asarray(kernel_sets, dtype=np.float64)
     grid = max(grid, scipy.fft.next_fast_len(2 * size))
-    power = sum(np.abs(scipy.fft.fft2(np.roll(np.pad(k, (0, grid - ksize)),
-                                              (-(ksize // 2), -(ksize // 2)), axis=(0, 1)))) ** 2
-                for k in kernels)
-    p = np.real(scipy.fft.ifft2(1.0 / (power + rho)))
-    p = np.roll(p, (size // 2, size // 2), axis=(0, 1))[:size, :size]
     r = np.arange(size) - size // 2
-    sigma = size / 8.0
-    p = p * np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma**2))
-    p = 0.5 * (p + p[::-1, ::-1])
-    response = np.real(scipy.fft.fft2(np.roll(np.pad(p, (0, grid - size)),
-                                              (-(size // 2), -(size // 2)), axis=(0, 1))))
-    return p, response * power
+    window = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * (size / 8.0) ** 2))
+    count = len(kernel_sets)
+    filters = np.empty((count, size, size))
+    responses = np.empty((count, grid, grid // 2 + 1))
+    workers = num_threads()
+    for start in range(0, count, chunk):
+        sets = kernel_sets[start:start + chunk]
+        power = np.sum(np.abs(_centred_rfft2(sets, grid, workers)) ** 2, axis=1)
+        p = scipy.fft.irfft2(1.0 / (power + rho), s=(grid, grid), workers=workers)
+        p = np.roll(p, (size // 2, size // 2), axis=(-2, -1))[..., :size, :size] * window
+        p = 0.5 * (p + p[..., ::-1, ::-1])
+        filters[start:start + chunk] = p
+        responses[start:start + chunk] = _centred_rfft2(p, grid, workers).real * power
+    return filters, responses
+
+
+def _centred_rfft2(kernels: np.ndarray, grid: int, workers: int) -> np.ndarray:
+    """rfft2 on a periodic grid of centred odd kernels (..., K, K) moved to the origin."""
+    k = kernels.shape[-1]
+    padded = np.zeros(kernels.shape[:-2] + (grid, grid))
+    padded[..., :k, :k] = kernels
+    padded = np.roll(padded, (-(k // 2), -(k // 2)), axis=(-2, -1))
+    return scipy.fft.rfft2(padded, workers=workers)

@@ -17,7 +17,8 @@ from .._backend import cache_dir
 from .._validation import check_positive_float, check_positive_int
 from ..io import atomic_write
 from ..kernels.linear import linear_kernel
-from .inverse_filters import InverseFilters, solve_inverse_filters, summarize
+from .inverse_filters import (InverseFilters, preconditioner_filters, solve_inverse_filters,
+                              summarize)
 
 __all__ = ["LinearKernelLUT"]
 
@@ -50,10 +51,18 @@ class LinearKernelLUT:
     lazy : bool
         Solve a label's filters only when ``filters_for`` first asks for it (solvers use
         this); otherwise the whole table is built now.
+    form : "inverse" or "factored"
+        "inverse": the eq. 10-14 filters d_0 .. d_m of each label. "factored": the single
+        shared filter p of ``preconditioner_filter`` (d_i = p * k_i^T, what ``admm_irc``
+        applies), stored as (511, 1, w, w), with the extremes of its response e(w) in
+        ``response_range``.
     """
 
     def __init__(self, support: int = 71, rho: float = 1e-2, companions=None, *,
-                 cache: bool = True, lazy: bool = False):
+                 cache: bool = True, lazy: bool = False, form: str = "inverse"):
+        if form not in ("inverse", "factored"):
+            raise ValueError(f"form must be 'inverse' or 'factored', got {form!r}")
+        self.form = form
         self.support = check_positive_int(support, "support", minimum=1)
         if self.support % 2 == 0:
             raise ValueError(f"support must be odd, got {support}")
@@ -66,7 +75,9 @@ class LinearKernelLUT:
         self.companions = comp
         self.kernels = np.stack([self.kernel_of(label) for label in range(self.size)])
         self._cache = cache
-        self._filters = np.zeros((self.size, 1 + len(comp), self.support, self.support))
+        per_label = 1 if form == "factored" else 1 + len(comp)
+        self._filters = np.zeros((self.size, per_label, self.support, self.support))
+        self._range = np.zeros((self.size, 2))
         self._done = np.zeros(self.size, dtype=bool)
         self._load()
         if not lazy:
@@ -100,7 +111,8 @@ class LinearKernelLUT:
 
     def _key(self) -> str:
         h = hashlib.sha256()
-        h.update(f"lut-v1|{self.support}|{self.rho!r}|".encode())
+        form = "" if self.form == "inverse" else f"{self.form}|"
+        h.update(f"lut-v1|{form}{self.support}|{self.rho!r}|".encode())
         h.update(np.ascontiguousarray(self.companions).tobytes())
         return h.hexdigest()[:16]
 
@@ -115,13 +127,14 @@ class LinearKernelLUT:
                 if data["filters"].shape == self._filters.shape:
                     self._filters[...] = data["filters"]
                     self._done[...] = data["done"]
+                    self._range[...] = data["range"]
         except (OSError, ValueError, KeyError):
             pass
 
     def _save(self) -> None:
         def write(tmp):
             with open(tmp, "wb") as f:
-                np.savez(f, filters=self._filters, done=self._done)
+                np.savez(f, filters=self._filters, done=self._done, range=self._range)
 
         try:
             os.makedirs(cache_dir(), exist_ok=True)
@@ -136,11 +149,24 @@ class LinearKernelLUT:
         for start in range(0, len(missing), _CHUNK):
             chunk = missing[start:start + _CHUNK]
             sets = np.stack([self.kernel_set(label) for label in chunk])
-            self._filters[chunk] = solve_inverse_filters(sets, self.support, self.rho)
+            if self.form == "factored":
+                filters, responses = preconditioner_filters(sets, self.support, self.rho)
+                self._filters[chunk, 0] = filters
+                self._range[chunk] = np.stack([responses.min(axis=(1, 2)),
+                                               responses.max(axis=(1, 2))], axis=1)
+            else:
+                self._filters[chunk] = solve_inverse_filters(sets, self.support, self.rho)
             self._done[chunk] = True
         if len(missing) and self._cache:
             self._save()
         return self._filters[labels]
+
+    def response_range(self, labels) -> np.ndarray:
+        """(len(labels), 2): min and max of e(w) of "factored" filters (solved if missing)."""
+        if self.form != "factored":
+            raise ValueError("response_range is defined for form='factored' tables")
+        self.filters_for(labels)
+        return self._range[np.asarray(labels, dtype=int).ravel()]
 
     def check(self, label: int) -> InverseFilters:
         """Eq. 10 residual and spectral check of one label's filters."""

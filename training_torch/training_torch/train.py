@@ -2,7 +2,9 @@
 
 The config (JSON) sets: out (checkpoint folder), steps, batch, crop, lr, width, num_basis,
 workers, seed, l1_from (step from which the kernel loss switches from L2 to L1, 000 section
-5.2), checkpoint_every, image_folders, device ("cpu", "cuda" or "auto"). Training resumes from
+5.2), checkpoint_every, image_folders, device ("cpu", "cuda" or "auto"), lr_decay_from and
+lr_half_life (from step lr_decay_from the learning rate halves every lr_half_life steps; None
+keeps it constant). Training resumes from
 ``out/last.pt`` when it exists; losses are appended to ``out/log.csv``.
 """
 
@@ -24,7 +26,7 @@ from .model import BasisKPN, parameter_count
 DEFAULTS = {"out": "runs/kpn", "steps": 2000, "batch": 4, "crop": 128, "lr": 2e-4,
             "width": 32, "num_basis": 25, "workers": 2, "seed": 0, "l1_from": 1000,
             "checkpoint_every": 100, "image_folders": [], "device": "auto", "gamma": 2.2,
-            "max_minutes": None}
+            "max_minutes": None, "lr_decay_from": None, "lr_half_life": 2000}
 
 
 def load_config(path) -> dict:
@@ -77,6 +79,7 @@ def train(config: dict) -> Path:
                                        time.time() - start > 60 * config["max_minutes"]):
             break
         batch = {k: v.to(device) for k, v in batch.items()}
+        set_learning_rate(optimizer, learning_rate(config, step))
         kernels, mixing = model(batch["input"])
         p = 2 if step < config["l1_from"] else 1
         l_reblur = reblur_loss(batch["sharp"], batch["blurry"], kernels, mixing,
@@ -97,6 +100,19 @@ def train(config: dict) -> Path:
     log.close()
     print(f"stopped at step {step}; checkpoint {last}")
     return last
+
+
+def learning_rate(config: dict, step: int) -> float:
+    """Constant ``lr`` up to ``lr_decay_from``, then halved every ``lr_half_life`` steps."""
+    start = config["lr_decay_from"]
+    if start is None or step < start:
+        return config["lr"]
+    return config["lr"] * 0.5 ** ((step - start) / config["lr_half_life"])
+
+
+def set_learning_rate(optimizer, lr: float) -> None:
+    for group in optimizer.param_groups:
+        group["lr"] = lr
 
 
 def save_checkpoint(path: Path, model, optimizer, step: int) -> None:
