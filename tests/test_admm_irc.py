@@ -240,12 +240,34 @@ def test_filter_compression_matches_truncated_svd(rng):
 
     filters = rng.standard_normal((3, 11, 11))[None] * rng.random((40, 3, 1, 1))
     filters = filters.sum(axis=1) + 1e-4 * rng.standard_normal((40, 11, 11))
-    basis, coeffs = _compress_filters(filters, rel_tol=1e-2)
+    basis, coeffs = _compress_filters(filters, rel_tol=1e-2, floor=None)
     assert basis.shape[0] == 3
     approx = np.tensordot(coeffs, basis, axes=1)
     u, s, vt = np.linalg.svd(filters.reshape(40, -1), full_matrices=False)
     best = (u[:, :3] * s[:3]) @ vt[:3]
     np.testing.assert_allclose(approx.reshape(40, -1), best, atol=1e-9)
+
+
+def test_filter_compression_raises_rank_to_keep_responses_positive():
+    from nublur.solvers.admm import _compress_filters, _real_spectra
+
+    # Tikhonov preconditioners of box blurs of many lengths: positive responses, and a
+    # low-rank truncation that undershoots some of them
+    grid = np.fft.fftfreq(64)
+    filters = []
+    for length in range(1, 40, 2):
+        response = 1.0 / (np.sinc(length * grid)[:, None] ** 2 * np.ones(64) + 1e-2)
+        filters.append(np.fft.fftshift(np.fft.ifft2(response).real)[16:49, 16:49])
+    filters = np.asarray(filters)
+    exact = _real_spectra(filters, 66)
+    loose, loose_coeffs = _compress_filters(filters, rel_tol=0.3, floor=None)
+    tight, coeffs = _compress_filters(filters, rel_tol=0.3, ranks=(4, 8, 12, 16), floor=0.25)
+    kept = np.tensordot(coeffs, _real_spectra(tight, 66), axes=1)
+    undershot = np.tensordot(loose_coeffs, _real_spectra(loose, 66), axes=1)
+    floor = np.minimum(0.25 * exact, exact) - 1e-9 * np.abs(exact).max()
+    assert np.any(undershot < floor)  # the plain truncation breaks the floor ...
+    assert len(tight) > len(loose)  # ... so the rank is raised
+    assert np.all(kept >= floor)
 
 
 @pytest.mark.parametrize("boundary", ["reflect", "replicate", "constant"])
@@ -257,5 +279,5 @@ def test_step_size_bound_from_small_proxy_covers_the_full_problem(boundary):
     psf = nublur.linear_kernel(15, 30, size=21)
     problem = admm._Problem(nublur.UniformField(psf), (200, 180), np.float64, boundary)
     update = admm._IRCUpdate(problem, 0.1, 2, None, 1e-2)
-    top = admm._power_estimate(problem, update.precondition, update.scale, 0.1, iters=60)
+    top = admm._power_estimate(problem, update.precondition, 0.1, iters=60)
     assert 1.9 / update.damping - update.spectral_min >= top

@@ -20,9 +20,11 @@ with prior "l1" runs the same ADMM with exact (CG) x-updates; ``deconv_fft`` and
 from __future__ import annotations
 
 import numpy as np
+import scipy.fft
 from scipy.sparse.linalg import LinearOperator, cg
 from tqdm.auto import tqdm
 
+from .._backend import num_threads
 from .._validation import (as_image, check_boundary, check_nonnegative_float,
                            check_positive_float, check_positive_int, restore_channel_axis)
 from ..fields import KernelField, LinearMotionField, UniformField
@@ -100,26 +102,49 @@ def _admm(y, problem, lam, prior, num_admm, rho, x_update, callback, progress, d
     return x
 
 
+class _Preconditioner:
+    """v -> s^1/2 M s^1/2 v: the IRC step operator.
+
+    M is the filter p, or for a spatially varying blend its symmetric part (M + M^T) / 2,
+    at the cost of one more filter pass: a blend of filters is far from symmetric inside the
+    image, and with a symmetric step operator the preconditioned normal operator has a real
+    spectrum, so power iteration finds its top and a fixed step stays stable (without it, 2
+    of 3 test fields diverged once the filter support grew to 101). A single filter is
+    symmetric up to the border folds, which the power estimate covers. s is the border
+    scale of ``_border_scale``, applied as s^1/2 on both sides.
+    """
+
+    def __init__(self, filters: FilterOperator, scale: np.ndarray, symmetrize: bool):
+        self.filters, self.root, self.symmetrize = filters, np.sqrt(scale), symmetrize
+
+    def __call__(self, v: np.ndarray) -> np.ndarray:
+        u = self.root * v
+        if not self.symmetrize:
+            return self.root * self.filters.forward(u)
+        return self.root * (0.5 * (self.filters.forward(u) + self.filters.adjoint(u)))
+
+
 class _IRCUpdate:
     """IRC x-update (eq. 5) for a uniform PSF or a LinearMotionField.
 
     Uses the factored form of the eq. 14 filters, d_i = p * k_i^T, with p the shared filter of
-    ``preconditioner_filter`` (for a LinearMotionField, one p per LUT label of its 4-neighbour
-    blend, mixed per pixel with the eq. 17 weights, 001 section 2.2, taken from the
-    ``LinearKernelLUT`` of factored filters, which is cached on disk; k_0^T is the exact
-    adjoint of the per-pixel gather). The fixed point is then the exact
-    solution of eq. 5 whatever the boundary. The step is Richardson's best fixed step
-    tau = 2 / (e_min + e_max) (times 0.95) for the preconditioned operator, with e_min from the
-    periodic response and e_max the larger of the periodic maximum and 1.1 x a power-iteration
-    estimate, since boundaries can push it above the periodic one. For a translation-invariant
-    problem (a uniform PSF, or a constant linear motion) the estimate runs on a 96 x 96
-    problem with the same boundary (its top modes live at edges and corners); for a varying
-    linear field, on the problem itself (4 iterations).
-    (Chebyshev step sizes were tried and diverged: with the border scaling the operator is not
-    symmetric, so its spectrum is not a real interval.) Where the boundary folds the
-    padding back (reflect, replicate, mirror), H^T H 1 exceeds 1 near the border; the step is
-    divided there by that local gain (a diagonal preconditioner, as RL's H^T 1), which keeps the
-    border modes from dictating tau.
+    ``preconditioner_filter``; for a LinearMotionField, one p per LUT label of its 4-neighbour
+    blend, mixed per pixel with the eq. 17 weights (001 section 2.2), taken from the
+    ``LinearKernelLUT`` of factored filters (cached on disk) and compressed to at most 24
+    basis filters; k_0^T is the exact adjoint of the per-pixel gather. The fixed point is the
+    exact solution of eq. 5 whatever the boundary: x <- x + tau S(H^T r + rho G^T r_g) with
+    the step operator S of ``_Preconditioner``.
+
+    Step size: each label's filter is scaled by its own best Richardson step
+    2 / (e_min + e_max) (from its periodic response e(w)); the global tau is then
+    1.9 / (e_min + e_max) over the used labels, with e_max raised to 1.1 x a power-iteration
+    estimate (Rayleigh quotient in the H^T H + rho G^T G inner product, in which the
+    preconditioned operator is self-adjoint) when the boundaries push the top higher. For a
+    translation-invariant problem (a uniform PSF or a constant linear motion) the estimate
+    runs on a 96 x 96 problem with the same boundary (its top modes live at edges and
+    corners), otherwise on the problem itself. Where the boundary folds the padding back,
+    H^T H 1 exceeds 1 near the border; S divides the step there by that local gain (a diagonal
+    preconditioner, as RL's H^T 1), which keeps the border modes from dictating tau.
     """
 
     def __init__(self, problem: _Problem, rho: float, num_irc: int, support, filter_rho,
@@ -128,43 +153,48 @@ class _IRCUpdate:
         grads = gradient_filters() * np.sqrt(rho)
         field = problem.field
         if isinstance(field, LinearMotionField):
-            lut = LinearKernelLUT(support or 2 * KERNEL_SIZE + 1, filter_rho, grads,
-                                  lazy=True, form="factored")
-            if lookup == "softmax":
-                labels, weights = lut.blend(field.length, field.angle)
-            else:
-                labels = lut.nearest(field.length, field.angle)[..., None]
-                weights = np.ones(labels.shape)
-            used, inverse = np.unique(labels, return_inverse=True)
-            self.labels = used
-            inverse = inverse.reshape(labels.shape)
-            mixing = np.zeros((len(used),) + field.image_shape)
-            rows, cols = np.indices(field.image_shape)
-            for j in range(labels.shape[-1]):
-                np.add.at(mixing, (inverse[..., j], rows, cols), weights[..., j])
-            basis, coeffs = _compress_filters(lut.filters_for(used)[:, 0], max_rank=_MAX_RANK)
-            self.precondition = FilterOperator(basis, np.tensordot(coeffs.T, mixing, axes=1),
-                                               boundary=problem.boundary)
-            responses = lut.response_range(used)
+            filters, responses = self._blend(field, support, filter_rho, grads, lookup)
         else:
             kernel_set = _kernel_set(field.psf, grads)
             size = support or max(31, 4 * field.psf.shape[0] + 1)
-            filters, responses = preconditioner_filters(kernel_set[None], size, filter_rho)
-            self.precondition = FilterOperator(filters[0], boundary=problem.boundary)
+            p, responses = preconditioner_filters(kernel_set[None], size, filter_rho)
+            filters = FilterOperator(p[0], boundary=problem.boundary)
         self.spectral_max = float(responses.max())
         self.spectral_min = float(responses.min())
-        self.scale = _border_scale(problem)
-        if _translation_invariant(field):  # a small problem with the same borders suffices
-            proxy, precondition = _proxy(problem, self.precondition)
-            estimate = _power_estimate(proxy, precondition, _border_scale(proxy), rho, iters=15)
+        invariant = _translation_invariant(field)
+        self.precondition = _Preconditioner(filters, _border_scale(problem), not invariant)
+        if invariant:  # a small problem with the same borders suffices
+            proxy, proxy_filters = _proxy(problem, filters)
+            step = _Preconditioner(proxy_filters, _border_scale(proxy), False)
+            estimate = _power_estimate(proxy, step, rho, iters=15)
         else:
-            estimate = _power_estimate(problem, self.precondition, self.scale, rho, iters=4)
+            estimate = _power_estimate(problem, self.precondition, rho, iters=8)
         top = max(self.spectral_max, 1.1 * estimate)
         # Richardson's best fixed step for a spectrum in [e_min, e_max]: 2 / (e_min + e_max)
         self.damping = 1.9 / (max(self.spectral_min, 0.0) + top)
 
-    def _step(self, v):
-        return self.scale * self.precondition.forward(v)
+    def _blend(self, field, support, filter_rho, grads, lookup):
+        """Blended, step-scaled LUT filters of a linear field and their response ranges."""
+        lut = LinearKernelLUT(support or 2 * KERNEL_SIZE + 1, filter_rho, grads, lazy=True,
+                              form="factored")
+        if lookup == "softmax":
+            labels, weights = lut.blend(field.length, field.angle)
+        else:
+            labels = lut.nearest(field.length, field.angle)[..., None]
+            weights = np.ones(labels.shape)
+        used, inverse = np.unique(labels, return_inverse=True)
+        self.labels = used
+        inverse = inverse.reshape(labels.shape)
+        mixing = np.zeros((len(used),) + field.image_shape)
+        rows, cols = np.indices(field.image_shape)
+        for j in range(labels.shape[-1]):
+            np.add.at(mixing, (inverse[..., j], rows, cols), weights[..., j])
+        responses = lut.response_range(used)
+        steps = 2.0 / responses.sum(axis=1)
+        basis, coeffs = _compress_filters(lut.filters_for(used)[:, 0] * steps[:, None, None])
+        filters = FilterOperator(basis, np.tensordot(coeffs.T, mixing, axes=1),
+                                 boundary=self.problem.boundary)
+        return filters, responses * steps[:, None]
 
     def __call__(self, x, grad_targets):
         p = self.problem
@@ -172,12 +202,12 @@ class _IRCUpdate:
         kernels = [p.blur] + [lambda v, g=g: sr * g.forward(v) for g in p.grads]
         adjoints = [p.blur_t] + [lambda v, g=g: sr * g.adjoint(v) for g in p.grads]
         x, _ = irc(x, [self.y] + grad_targets, kernels, num_iter=self.num_irc,
-                   damping=self.damping, kernel_adjoints=adjoints, preconditioner=self._step)
+                   damping=self.damping, kernel_adjoints=adjoints,
+                   preconditioner=self.precondition)
         return x
 
 
 _PROXY_SIZE = 96
-_MAX_RANK = 24
 
 
 def _translation_invariant(field: KernelField) -> bool:
@@ -186,16 +216,16 @@ def _translation_invariant(field: KernelField) -> bool:
     return True
 
 
-def _proxy(problem: _Problem, precondition: FilterOperator):
+def _proxy(problem: _Problem, filters: FilterOperator):
     """The same translation-invariant problem on at most 96 x 96 pixels."""
     h, w = (min(n, _PROXY_SIZE) for n in problem.shape)
     field = problem.field
     if isinstance(field, LinearMotionField):
         field = LinearMotionField(field.length[:h, :w], field.angle[:h, :w])
-    if precondition.mixing is not None:
-        precondition = FilterOperator(precondition.filters, precondition.mixing[:, :h, :w],
-                                      boundary=precondition.boundary)
-    return _Problem(field, (h, w), problem.dtype, problem.boundary), precondition
+    if filters.mixing is not None:
+        filters = FilterOperator(filters.filters, filters.mixing[:, :h, :w],
+                                 boundary=filters.boundary)
+    return _Problem(field, (h, w), problem.dtype, problem.boundary), filters
 
 
 def _border_scale(problem: _Problem) -> np.ndarray:
@@ -204,23 +234,39 @@ def _border_scale(problem: _Problem) -> np.ndarray:
     return 1.0 / np.maximum(gain, 1.0)
 
 
-def _power_estimate(problem: _Problem, precondition, scale, rho: float, iters: int) -> float:
-    """Largest |eigenvalue| of v -> scale P(H^T H + rho G^T G) v by power iteration."""
+def _power_estimate(problem: _Problem, step, rho: float, iters: int) -> float:
+    """Largest |eigenvalue| of T = S A, A = H^T H + rho G^T G, by power iteration.
+
+    T is self-adjoint in the A inner product, so growth is measured in the A norm,
+    ||T v||_A / ||v||_A, and the Rayleigh quotient <A v, T v> / <A v, v> is kept as well;
+    both come from the products the iteration computes anyway.
+    """
     v = np.random.default_rng(0).standard_normal(problem.shape)
-    top = 0.0
+    top, previous = 0.0, None
     for _ in range(iters):
-        w = scale * precondition.forward(problem.blur_t(problem.blur(v))
-                                         + rho * problem.grad_t(problem.grad(v)))
-        top = float(np.linalg.norm(w) / np.linalg.norm(v))
-        v = w / np.linalg.norm(w)
+        a = problem.blur_t(problem.blur(v)) + rho * problem.grad_t(problem.grad(v))
+        energy = float(np.vdot(a, v))  # ||v||_A^2
+        if previous is not None:  # ||T v_prev||_A^2 = ||t_prev||^2 ||v||_A^2
+            growth_sq = previous[1] ** 2 * energy / previous[0]
+            top = max(top, float(np.sqrt(max(growth_sq, 0.0))))
+        t = step(a)
+        top = max(top, abs(float(np.vdot(a, t))) / energy)
+        previous = (energy, float(np.linalg.norm(t)))
+        v = t / previous[1]
     return top
 
 
-def _compress_filters(filters: np.ndarray, rel_tol: float = 1e-3, max_rank: int = 24):
+def _compress_filters(filters: np.ndarray, rel_tol: float = 1e-3, max_rank: int = 24,
+                      ranks=(32, 48, 64), floor: float = 0.25):
     """Low-rank form p_m ~ sum_j c[m, j] q_j of many IRC filters (truncated SVD).
 
     The blended operator sum_m w_m (p_m * r) then costs one FFT convolution per basis filter
-    q_j (mixing sum_m w_m c[m, j]) instead of one per label.
+    q_j (mixing sum_m w_m c[m, j]) instead of one per label. The rank is the smallest one
+    reaching ``rel_tol`` (at most ``max_rank``), raised through ``ranks`` (and, failing
+    those, to the exact full rank) until every
+    compressed filter keeps a frequency response of at least ``floor`` times its own (no
+    check with ``floor=None``): a truncation that lets a response turn negative makes IRC
+    diverge along those frequencies.
     """
     flat = filters.reshape(len(filters), -1)
     # SVD through the small Gram matrix: only the leading singular pairs are kept
@@ -228,11 +274,42 @@ def _compress_filters(filters: np.ndarray, rel_tol: float = 1e-3, max_rank: int 
     order = np.argsort(eigenvalues)[::-1]
     s = np.sqrt(np.maximum(eigenvalues[order], 0.0))
     u = u[:, order]
+    significant = int(np.count_nonzero(s > s[0] * 1e-7))  # Gram: ~sqrt(eps)
     energy = np.cumsum(s[::-1] ** 2)[::-1] / np.sum(s**2)  # energy[j]: share from rank j on
     rank = int(np.clip(np.searchsorted(-energy, -rel_tol**2), 1, max_rank))
-    rank = min(rank, int(np.count_nonzero(s > s[0] * 1e-12)))
-    vt = (u[:, :rank].T @ flat) / s[:rank, None]
-    return vt[:rank].reshape((rank,) + filters.shape[1:]), u[:, :rank] * s[:rank]
+    vt = (u[:, :significant].T @ flat) / s[:significant, None]
+    coeffs = u[:, :significant] * s[:significant]
+    tried = {min(r, significant) for r in (rank,) + tuple(ranks) + (significant,) if r >= rank}
+    for candidate in sorted(tried):
+        rank = candidate
+        if floor is None or _responses_kept(filters, coeffs[:, :rank], vt[:rank], floor):
+            break
+    return vt[:rank].reshape((rank,) + filters.shape[1:]), coeffs[:, :rank]
+
+
+def _responses_kept(filters, coeffs, basis_flat, floor: float, chunk: int = 64) -> bool:
+    """Whether sum_j c[m, j] Q_j(w) >= min(floor P_m(w), P_m(w)) for every m and w.
+
+    Where a filter's own response is negative (a truncated support), nothing worse is allowed.
+    """
+    w = filters.shape[-1]
+    grid = scipy.fft.next_fast_len(2 * w, real=True)
+    basis = _real_spectra(basis_flat.reshape(-1, w, w), grid).reshape(len(basis_flat), -1)
+    for start in range(0, len(filters), chunk):
+        exact = _real_spectra(filters[start:start + chunk], grid).reshape(-1, basis.shape[1])
+        wanted = np.minimum(floor * exact, exact) - 1e-9 * np.abs(exact).max()
+        if np.any(coeffs[start:start + chunk] @ basis < wanted):
+            return False
+    return True
+
+
+def _real_spectra(filters: np.ndarray, grid: int) -> np.ndarray:
+    """Real part of the rfft2 of centred filters (M, w, w) on a periodic grid."""
+    w = filters.shape[-1]
+    padded = np.zeros((len(filters), grid, grid))
+    padded[:, :w, :w] = filters
+    padded = np.roll(padded, (-(w // 2), -(w // 2)), axis=(-2, -1))
+    return scipy.fft.rfft2(padded, workers=num_threads()).real
 
 
 def _kernel_set(psf, grads):
