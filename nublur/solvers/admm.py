@@ -130,8 +130,8 @@ class _IRCUpdate:
     Uses the factored form of the eq. 14 filters, d_i = p * k_i^T, with p the shared filter of
     ``preconditioner_filter``; for a LinearMotionField, one p per LUT label of its 4-neighbour
     blend, mixed per pixel with the eq. 17 weights (001 section 2.2), taken from the
-    ``LinearKernelLUT`` of factored filters (cached on disk) and compressed to at most 24
-    basis filters; k_0^T is the exact adjoint of the per-pixel gather. The fixed point is the
+    ``LinearKernelLUT`` of factored filters (cached on disk) and compressed to a few basis
+    filters (24 or fewer, more where that would flip a response; ``_compress_filters``); k_0^T is the exact adjoint of the per-pixel gather. The fixed point is the
     exact solution of eq. 5 whatever the boundary: x <- x + tau S(H^T r + rho G^T r_g) with
     the step operator S of ``_Preconditioner``.
 
