@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import shift as nd_shift
@@ -26,6 +27,7 @@ import nublur
 from _common import load_levin, print_table, shared_data
 from nublur import synth
 from nublur.estimators import load_estimator
+from nublur.io import atomic_write
 from nublur.metrics import psnr, psnr_shift_compensated
 
 
@@ -144,7 +146,8 @@ def main(argv=None):
             "cpu_seconds": dict(times),
             "command": "python benchmarks/bench_estimator.py --update-card",
         }
-        card_path.write_text(json.dumps(card, indent=1))
+        text = json.dumps(card, indent=1)
+        atomic_write(card_path, lambda tmp: Path(tmp).write_text(text))
         print(f"metrics written to {card_path}")
 
 

@@ -56,6 +56,7 @@ def test_training_resumes_and_exports(tmp_path):
     assert lines[0].startswith("step") and len(lines) == 5
     card = export(last, tmp_path / "m.onnx")
     assert card["onnx_vs_torch_max_abs_diff"] <= 1e-4
+    assert not list(tmp_path.glob(".*"))  # no staged or temporary file left behind
     field = nublur.estimators.load_estimator(tmp_path / "m.onnx").estimate(
         np.random.default_rng(0).random((30, 40, 3)))
     assert field.num_basis == 3

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from nublur.io import atomic_write
+
 from .model import BasisKPN, parameter_count
 
 
@@ -34,11 +36,12 @@ def export(checkpoint, out, check_sizes=((64, 96), (128, 80))) -> dict:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 3, 64, 64)
-    torch.onnx.export(model, (dummy,), str(out), input_names=["input"],
+    staged = out.with_name(f".{out.stem}.staged.onnx")  # the shipped file stays until checked
+    torch.onnx.export(model, (dummy,), str(staged), input_names=["input"],
                       output_names=["kernels", "mixing"], opset_version=17, dynamo=False,
                       dynamic_axes={"input": {2: "height", 3: "width"},
                                     "mixing": {2: "height", 3: "width"}})
-    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(staged), providers=["CPUExecutionProvider"])
     worst = 0.0
     rng = np.random.default_rng(0)
     for h, w in check_sizes:
@@ -48,7 +51,9 @@ def export(checkpoint, out, check_sizes=((64, 96), (128, 80))) -> dict:
         got = session.run(None, {"input": x})
         worst = max(worst, *(float(np.abs(a - b).max()) for a, b in zip(ref, got)))
     if worst > 1e-4:
+        staged.unlink()
         raise RuntimeError(f"ONNX Runtime differs from torch by {worst:.2e} (> 1e-4)")
+    staged.replace(out)
     log = Path(checkpoint).with_name("log.csv")
     return write_card(out, model, state, worst, log)
 
@@ -82,7 +87,8 @@ def write_card(out: Path, model, state, worst, log: Path) -> dict:
         rows = list(csv.DictReader(log.open()))[-100:]
         card["training"]["final_losses_mean_last_100"] = {
             key: float(np.mean([float(r[key]) for r in rows])) for key in ("reblur", "kernel")}
-    out.with_suffix(".json").write_text(json.dumps(card, indent=1))
+    text = json.dumps(card, indent=1)
+    atomic_write(out.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
     return card
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
+from nublur.io import atomic_write
+
 from .data import KernelFieldPairs
 from .losses import kernel_loss, reblur_loss
 from .model import BasisKPN, parameter_count
@@ -61,7 +63,8 @@ def train(config: dict) -> Path:
         step = state["step"]
         print(f"resumed from {last} at step {step}")
     model.to(device)
-    (out / "config.json").write_text(json.dumps(config, indent=1))
+    text = json.dumps(config, indent=1)
+    atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(text))
     data = KernelFieldPairs(config["crop"], config["seed"], image_folders=config["image_folders"],
                             gamma=config["gamma"])
     # samples are deterministic per index: resuming continues with the next unseen ones
