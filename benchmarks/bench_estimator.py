@@ -10,7 +10,10 @@
    shift); fraction of images with ratio <= 3.
 3. CPU inference time of the estimator at 512x512 and 1024x1024 (best of 3).
 
-Run: python benchmarks/bench_estimator.py [--model kpn] [--images 50]
+The shipped model is evaluated in both precisions (float32 and its int8 twin), side by side.
+
+Run: python benchmarks/bench_estimator.py [--model kpn|PATH.onnx] [--precision float32 int8]
+[--images 50] [--update-card]
 """
 
 from __future__ import annotations
@@ -106,49 +109,67 @@ def timing(estimator):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="kpn")
+    parser.add_argument("--model", default="kpn", help="kpn (the shipped files) or PATH.onnx")
+    parser.add_argument("--precision", nargs="+", default=["float32", "int8"],
+                        help="for kpn: the shipped precisions to evaluate side by side")
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--update-card", action="store_true",
-                        help="store the measured figures in the model card's 'metrics'")
+                        help="store the measured figures in each model card's 'metrics'")
     parser.add_argument("--skip-levin", action="store_true")
     args = parser.parse_args(argv)
-    estimator = load_estimator(args.model)
-    print(f"model {estimator.path.name}: {estimator.card['parameters']} parameters, "
-          f"{estimator.card['training']['steps']} training steps")
-    s = synthetic(estimator, args.images)
+    estimators = ([load_estimator(args.model)] if args.model != "kpn" else
+                  [load_estimator("kpn", precision=p, providers=["CPUExecutionProvider"])
+                   for p in args.precision])
+    names = [e.path.name for e in estimators]
+    card = estimators[0].card
+    print(f"models {', '.join(names)}: {card['parameters']} parameters, "
+          f"{card['training']['steps']} training steps")
+    results = []
+    for estimator in estimators:
+        s = synthetic(estimator, args.images)
+        lv = None if args.skip_levin else levin(estimator)
+        results.append((s, lv, timing(estimator)))
+    header = ["metric", *names]
     print_table(f"Held-out synthetic set ({args.images} images 256x256, seed 999, 1% noise)",
-                ["metric", "value"],
-                [("kernel L1 after centroid alignment (0 = exact, 2 = disjoint)",
-                  f"{s['kernel_l1']:.3f}"),
-                 ("reblur PSNR (dB)", f"{s['reblur']:.2f}"),
-                 ("blurry input PSNR (dB)", f"{s['blurry']:.2f}"),
-                 ("RL with the estimated field (dB)", f"{s['rl_est']:.2f}"),
-                 ("RL with the true field (dB)", f"{s['rl_true']:.2f}")])
-    lv = None if args.skip_levin else levin(estimator)
-    if lv is None:
-        print("\nLevin 2009 data not found; skipped")
+                header,
+                [(label, *(fmt.format(r[0][key]) for r in results)) for label, key, fmt in (
+                    ("kernel L1 after centroid alignment (0 = exact, 2 = disjoint)",
+                     "kernel_l1", "{:.3f}"),
+                    ("reblur PSNR (dB)", "reblur", "{:.2f}"),
+                    ("blurry input PSNR (dB)", "blurry", "{:.2f}"),
+                    ("RL with the estimated field (dB)", "rl_est", "{:.2f}"),
+                    ("RL with the true field (dB)", "rl_true", "{:.2f}"))])
+    if any(r[1] is None for r in results):
+        print("\nLevin 2009 data not found or skipped")
     else:
-        print_table("Levin 2009, blind (estimate + RL 30 it)", ["metric", "value"],
-                    [("mean PSNR up to shift (dB)", f"{lv[0]:.2f}"),
-                     ("fraction with error ratio <= 3", f"{lv[1]:.2f}"),
-                     ("median error ratio", f"{lv[2]:.2f}")])
-    times = timing(estimator)
-    print_table("Estimator CPU inference (2 threads), seconds", ["size", "s"], times)
+        print_table("Levin 2009, blind (estimate + RL 30 it)", header,
+                    [(label, *(fmt.format(r[1][i]) for r in results)) for i, (label, fmt) in
+                     enumerate((("mean PSNR up to shift (dB)", "{:.2f}"),
+                                ("fraction with error ratio <= 3", "{:.2f}"),
+                                ("median error ratio", "{:.2f}")))])
+    print_table("Estimator CPU inference (2 threads, CPU provider, best of 3), seconds",
+                ["size", *names],
+                [(size, *(dict(r[2])[size] for r in results)) for size, _ in results[0][2]])
     if args.update_card:
-        card_path = estimator.path.with_suffix(".json")
-        card = json.loads(card_path.read_text())
-        card["metrics"] = {
-            "heldout_synthetic": {"images": args.images, "seed": 999, "size": 256,
-                                  "noise": 0.01, **{k: round(v, 4) for k, v in s.items()}},
-            "levin2009_blind": None if lv is None else
-            {"mean_psnr_up_to_shift": round(lv[0], 3), "fraction_error_ratio_le_3": lv[1],
-             "median_error_ratio": round(lv[2], 3)},
-            "cpu_seconds": dict(times),
-            "command": "python benchmarks/bench_estimator.py --update-card",
-        }
-        text = json.dumps(card, indent=1)
-        atomic_write(card_path, lambda tmp: Path(tmp).write_text(text))
-        print(f"metrics written to {card_path}")
+        for estimator, (s, lv, times) in zip(estimators, results):
+            write_metrics(estimator, args.images, s, lv, times)
+
+
+def write_metrics(estimator, images, s, lv, times):
+    card_path = estimator.path.with_suffix(".json")
+    card = json.loads(card_path.read_text())
+    card["metrics"] = {
+        "heldout_synthetic": {"images": images, "seed": 999, "size": 256,
+                              "noise": 0.01, **{k: round(v, 4) for k, v in s.items()}},
+        "levin2009_blind": None if lv is None else
+        {"mean_psnr_up_to_shift": round(lv[0], 3), "fraction_error_ratio_le_3": lv[1],
+         "median_error_ratio": round(lv[2], 3)},
+        "cpu_seconds": dict(times),
+        "command": "python benchmarks/bench_estimator.py --update-card",
+    }
+    text = json.dumps(card, indent=1)
+    atomic_write(card_path, lambda tmp: Path(tmp).write_text(text))
+    print(f"metrics written to {card_path}")
 
 
 if __name__ == "__main__":

@@ -35,8 +35,11 @@ DEFAULT_DENSE_LIMIT = 2 * 1024**3
 _SUM_TOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
 
 
-def _frozen(array: np.ndarray) -> np.ndarray:
-    array = np.array(array, copy=True)
+def _frozen(array: np.ndarray, source=None) -> np.ndarray:
+    """Read-only ``array``; copied unless it provably shares no memory with ``source``."""
+    if source is None or not isinstance(source, np.ndarray) \
+            or np.may_share_memory(array, source):
+        array = np.array(array, copy=True)
     array.setflags(write=False)
     return array
 
@@ -200,10 +203,11 @@ class BasisField(KernelField):
         if kernels.ndim != 3:
             raise ValueError(f"kernels must have shape (B, K, K), got {kernels.shape}")
         kernels = _check_kernels(kernels, "kernels", normalize)
-        mixing = _check_mixing(mixing, "mixing", kernels.shape[0], normalize)
-        dtype = np.result_type(kernels.dtype, mixing.dtype)
+        checked = _check_mixing(mixing, "mixing", kernels.shape[0], normalize)
+        dtype = np.result_type(kernels.dtype, checked.dtype)
         self.kernels = _frozen(kernels.astype(dtype, copy=False))
-        self.mixing = _frozen(mixing.astype(dtype, copy=False))
+        # with normalize=True the check already made a private copy of a large mixing array
+        self.mixing = _frozen(checked.astype(dtype, copy=False), source=mixing)
         self.kernel_size = kernels.shape[-1]
         self.num_basis = kernels.shape[0]
         self.dtype = np.dtype(dtype)

@@ -45,6 +45,29 @@ def test_large_images_are_estimated_at_reduced_scale():
 
 
 @needs_model
+def test_int8_twin_agrees_with_float32_on_a_blurred_photo():
+    from nublur import synth
+
+    blurry = synth.SyntheticDataset("segments", size=96, seed=7, noise=0.01)[0]["blurry"]
+    f32 = load_estimator("kpn", precision="float32")
+    i8 = load_estimator("kpn", precision="int8", providers=["CPUExecutionProvider"])
+    assert i8.path.name == DEFAULT_MODEL.stem + "_int8.onnx" and f32.path == DEFAULT_MODEL
+    assert i8.card["quantization"]["float32_model"]["sha256"] == f32.card["sha256"]
+    a, b = f32.estimate(blurry), i8.estimate(blurry)
+    assert np.abs(a.mixing - b.mixing).mean() < 5e-3
+    assert np.abs(a.kernels - b.kernels).max() < 2e-2
+    auto = load_estimator("kpn", providers=["CPUExecutionProvider"])
+    assert auto.path == i8.path
+
+
+def test_precision_is_checked():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        load_estimator("kpn", precision="float16")
+    with pytest.raises(ValueError, match="precision applies to the shipped model"):
+        load_estimator("some/model.onnx", precision="int8")
+
+
+@needs_model
 def test_refuses_a_model_whose_hash_differs_from_its_card(tmp_path):
     model = tmp_path / "m.onnx"
     shutil.copy(DEFAULT_MODEL, model)

@@ -84,6 +84,14 @@ def test_fields_copy_and_freeze_inputs(rng):
     assert field.kernels[0, 0, 0] != kernels[0, 0, 0]
     with pytest.raises(ValueError):
         field.mixing[0, 0, 0] = 0.5
+    for normalize in (False, True):
+        for make in (np.copy, lambda a: a.astype(np.float32), lambda a: a.copy()[:, ::-1]):
+            m = make(mixing)
+            field = nublur.BasisField(random_kernels(rng, 2, 5), m, normalize=normalize)
+            before = field.mixing.copy()
+            m[...] = 0.0
+            np.testing.assert_array_equal(field.mixing, before)
+            assert not field.mixing.flags.writeable
 
 
 def test_normalize_option(rng):

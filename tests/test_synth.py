@@ -87,6 +87,21 @@ def test_segment_blur_follows_algorithm_1(rng):
         synth.segment_blur(image, [mask], kernels[:1])
 
 
+def test_segment_blur_fills_the_gap_left_by_kernels_displaced_apart(rng):
+    image = rng.random((40, 40))
+    mask = np.zeros((40, 40), dtype=bool)
+    mask[:, :20] = True
+    left, right = np.zeros((2, 9, 9))
+    left[4, 1], right[4, 7] = 1.0, 1.0  # the mask moves 3 px left, the background 3 px right
+    out = synth.segment_blur(image, [mask], np.stack([right, left]))
+    mixing = out["field"].mixing
+    assert np.all(np.isfinite(mixing))
+    np.testing.assert_allclose(mixing.sum(0), 1, atol=1e-12)
+    np.testing.assert_allclose(mixing[1][:, 17:20], 1, atol=1e-6)  # the gap keeps its region
+    np.testing.assert_allclose(mixing[0][:, 20:23], 1, atol=1e-6)
+    np.testing.assert_allclose(out["blurry"], nublur.blur(image, out["field"]), atol=1e-12)
+
+
 def test_random_masks_sizes(rng):
     for seed in range(10):
         masks = synth.random_masks((128, 128), np.random.default_rng(seed))

@@ -41,7 +41,7 @@ def test_model_heads_are_normalised():
 
 
 def test_training_resumes_and_exports(tmp_path):
-    from training_torch.export import export
+    from training_torch.export import export, quantize_int8
     from training_torch.train import load_config, train
 
     cfg = {"out": str(tmp_path / "run"), "steps": 2, "batch": 2, "crop": 32, "workers": 0,
@@ -56,10 +56,14 @@ def test_training_resumes_and_exports(tmp_path):
     assert lines[0].startswith("step") and len(lines) == 5
     card = export(last, tmp_path / "m.onnx")
     assert card["onnx_vs_torch_max_abs_diff"] <= 1e-4
+    int8 = quantize_int8(tmp_path / "m.onnx", calibration_images=2, size=64)
+    assert int8["quantization"]["float32_model"]["sha256"] == card["sha256"]
+    assert int8["sha256"] != card["sha256"]
     assert not list(tmp_path.glob(".*"))  # no staged or temporary file left behind
-    field = nublur.estimators.load_estimator(tmp_path / "m.onnx").estimate(
-        np.random.default_rng(0).random((30, 40, 3)))
-    assert field.num_basis == 3
+    image = np.random.default_rng(0).random((30, 40, 3))
+    for name in ("m.onnx", "m_int8.onnx"):
+        field = nublur.estimators.load_estimator(tmp_path / name).estimate(image)
+        assert field.num_basis == 3
     with pytest.raises(ValueError, match="unknown config keys"):
         (tmp_path / "bad.json").write_text(json.dumps({"epochs": 3}))
         load_config(tmp_path / "bad.json")

@@ -58,7 +58,10 @@ def segment_blur(image, masks, kernels, *, boundary: str = "reflect", channel_ax
     ``kernels`` has one PSF per region (len(masks) + 1). Every region mask is smoothed by its
     own kernel, m_r * k_r, as in Algorithm 1; we then normalise the smoothed masks to sum to 1
     at every pixel (Algorithm 1 leaves that sum slightly off 1 near region borders), so that
-    the blurry image is exactly ``blur(image, field)`` with the returned BasisField.
+    the blurry image is exactly ``blur(image, field)`` with the returned BasisField. Kernels
+    displaced away from each other can leave a gap along a border that no smoothed mask
+    covers; there a pixel keeps its own region's kernel (each smoothed mask gets 1e-9 of its
+    region indicator added before normalising).
 
     Returns
     -------
@@ -82,7 +85,7 @@ def segment_blur(image, masks, kernels, *, boundary: str = "reflect", channel_ax
     regions.insert(0, ~union)
     regions = np.stack(regions).astype(np.float64)
     smooth = np.stack([blur(r, k, boundary=boundary) for r, k in zip(regions, kernels)])
-    smooth = np.maximum(smooth, 0)
+    smooth = np.maximum(smooth, 0) + 1e-9 * regions
     mixing = smooth / smooth.sum(axis=0)
     field = BasisField(kernels, mixing.astype(img.dtype) if img.dtype == np.float32 else mixing,
                        normalize=True)
