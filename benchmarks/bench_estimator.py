@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import shift as nd_shift
@@ -30,7 +29,7 @@ import nublur
 from _common import load_levin, print_table, shared_data
 from nublur import synth
 from nublur.estimators import load_estimator
-from nublur.io import atomic_write
+from nublur.io import write_json
 from nublur.metrics import psnr, psnr_shift_compensated
 
 
@@ -167,8 +166,7 @@ def write_metrics(estimator, images, s, lv, times):
         "cpu_seconds": dict(times),
         "command": "python benchmarks/bench_estimator.py --update-card",
     }
-    text = json.dumps(card, indent=1)
-    atomic_write(card_path, lambda tmp: Path(tmp).write_text(text))
+    write_json(card_path, card, indent=1)
     print(f"metrics written to {card_path}")
 
 

@@ -1,7 +1,11 @@
-"""Image files: reading with EXIF orientation, writing atomically at the input's bit depth."""
+"""Image files: reading with EXIF orientation, writing atomically at the input's bit depth.
+
+Also the atomic writers the rest of the package uses (``atomic_write``, ``write_json``).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from dataclasses import dataclass
@@ -113,3 +117,9 @@ def atomic_write(path: Path, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_json(path, obj, *, indent=None) -> None:
+    """``json.dumps(obj, indent=indent)`` written atomically to ``path``."""
+    text = json.dumps(obj, indent=indent)
+    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(text))

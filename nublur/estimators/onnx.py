@@ -53,20 +53,15 @@ class OnnxKernelEstimator:
             raise ValueError(f"{self.path.name}: sha256 {digest[:12]}... differs from its model "
                              f"card ({str(self.card.get('sha256'))[:12]}...); refusing to load")
         self.max_side = check_positive_int(max_side, "max_side", minimum=16)
-        available = ort.get_available_providers()
         if providers is None:
-            providers = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider")
-                         if p in available]
+            providers = _default_providers()
         self.session = ort.InferenceSession(str(self.path), providers=providers)
         self.gamma = float(self.card["input"]["gamma"])
         self.multiple = int(self.card["input"]["padding_multiple"])
 
     def _run(self, rgb: np.ndarray):
         h, w = rgb.shape[:2]
-        ph, pw = -h % self.multiple, -w % self.multiple
-        padded = np.pad(rgb, ((0, ph), (0, pw), (0, 0)), mode="reflect")
-        x = np.clip(padded, 0, 1) ** np.float32(self.gamma) - np.float32(0.5)
-        x = np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
+        x = network_input(rgb, self.gamma, self.multiple)
         kernels, mixing = self.session.run(None, {"input": x})
         return kernels[0], np.ascontiguousarray(mixing[0, :, :h, :w])
 
@@ -90,6 +85,19 @@ class OnnxKernelEstimator:
             kernels, mixing = self._run(rgb)
         # softmax outputs: non-negative, unit sums up to float32 rounding (checked by the field)
         return BasisField(kernels.astype(np.float32), mixing, normalize=True)
+
+
+def network_input(rgb: np.ndarray, gamma: float, multiple: int = 1) -> np.ndarray:
+    """The network's (1, 3, H', W') float32 input for an (H, W, 3) display-range image.
+
+    The card's transform ``clip(rgb, 0, 1) ** gamma - 0.5``, after padding (reflect) the
+    bottom and right to multiples of ``multiple``; the same for inference and for export's
+    int8 calibration.
+    """
+    h, w = rgb.shape[:2]
+    padded = np.pad(rgb, ((0, -h % multiple), (0, -w % multiple), (0, 0)), mode="reflect")
+    x = np.clip(padded, 0, 1).astype(np.float32) ** np.float32(gamma) - np.float32(0.5)
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32)
 
 
 def _magnify(kernels: np.ndarray, factor: float) -> np.ndarray:
@@ -130,10 +138,16 @@ def load_estimator(name_or_path="kpn", *, precision: str = "auto",
     return OnnxKernelEstimator(int8 if precision == "int8" else DEFAULT_MODEL, **options)
 
 
-def _uses_cuda(providers) -> bool:
+def _default_providers() -> list[str]:
+    """CUDA when ONNX Runtime has it, then the CPU."""
     import onnxruntime as ort
 
+    available = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+
+
+def _uses_cuda(providers) -> bool:
     if providers is None:
-        providers = ort.get_available_providers()
+        providers = _default_providers()
     return any((p[0] if isinstance(p, tuple) else p) == "CUDAExecutionProvider"
                for p in providers)

@@ -1,8 +1,12 @@
 """numba rasteriser of MATLAB ``fspecial('motion', len, theta)`` (the one source of linear kernels).
 
 Used by ``linear_kernel`` and by the per-pixel gather of ``LinearMotionField``, so that both
-build bit-identical kernels.
+build bit-identical kernels. The leaf functions (``_geometry``, ``_half_extent``,
+``_half_weight``) use only ``math`` so that ``operators._gather_cuda`` compiles the same Python
+functions as CUDA device functions.
 """
+
+import math
 
 import numpy as np
 from numba import njit
@@ -14,19 +18,37 @@ _EPS = 2.220446049250313e-16  # MATLAB eps
 def _geometry(length, theta):
     """fspecial's (length, half length, cos, sin, sign of cos) for an angle in degrees."""
     length = max(1.0, length)
-    phi = (theta % 180.0) / 180.0 * np.pi
-    cosphi = np.cos(phi)
+    phi = (theta % 180.0) / 180.0 * math.pi
+    cosphi = math.cos(phi)
     xsign = 1.0 if cosphi > 0 else (-1.0 if cosphi < 0 else 0.0)
-    return length, (length - 1.0) / 2.0, cosphi, np.sin(phi), xsign
+    return length, (length - 1.0) / 2.0, cosphi, math.sin(phi), xsign
+
+
+@njit(cache=True, nogil=True)
+def _half_extent(length, half, cosphi, sinphi, xsign):
+    sx = math.trunc(half * cosphi + xsign - length * _EPS)
+    sy = math.trunc(half * sinphi + 1.0 - length * _EPS)
+    return int(sy), int(abs(sx))
+
+
+@njit(cache=True, nogil=True)
+def _half_weight(yy, xx, half, cosphi, sinphi, xsign):
+    """Unnormalised fspecial weight of half-matrix entry (yy, xx) >= 0."""
+    y = float(yy)
+    x = xx * xsign
+    d = y * cosphi - x * sinphi
+    rad = math.sqrt(x * x + y * y)
+    if rad >= half and abs(d) <= 1.0:
+        x2last = half - abs((x + d * sinphi) / cosphi)
+        d = math.sqrt(d * d + x2last * x2last)
+    d = 1.0 + _EPS - abs(d)
+    return d if d > 0.0 else 0.0
 
 
 @njit(cache=True, nogil=True)
 def motion_half_extent(length, theta):
     """(sy, |sx|) of the fspecial half matrix; the full kernel is (2 sy + 1) x (2 |sx| + 1)."""
-    length, half, cosphi, sinphi, xsign = _geometry(length, theta)
-    sx = np.trunc(half * cosphi + xsign - length * _EPS)
-    sy = np.trunc(half * sinphi + 1.0 - length * _EPS)
-    return int(sy), int(abs(sx))
+    return _half_extent(*_geometry(length, theta))
 
 
 @njit(cache=True, nogil=True)
@@ -37,7 +59,7 @@ def motion_kernel_into(length, theta, out):
     outside ``[:hk, :wk]`` are left untouched.
     """
     length, half, cosphi, sinphi, xsign = _geometry(length, theta)
-    sy, ax = motion_half_extent(length, theta)
+    sy, ax = _half_extent(length, half, cosphi, sinphi, xsign)
     ny = sy + 1
     nx = ax + 1
     hk = 2 * ny - 1
@@ -47,17 +69,8 @@ def motion_kernel_into(length, theta, out):
             out[i, j] = 0.0
     total = 0.0
     for yy in range(ny):
-        y = float(yy)
         for xx in range(nx):
-            x = xx * xsign
-            d = y * cosphi - x * sinphi
-            rad = np.sqrt(x * x + y * y)
-            if rad >= half and abs(d) <= 1.0:
-                x2last = half - abs((x + d * sinphi) / cosphi)
-                d = np.sqrt(d * d + x2last * x2last)
-            d = 1.0 + _EPS - abs(d)
-            if d < 0.0:
-                d = 0.0
+            d = _half_weight(yy, xx, half, cosphi, sinphi, xsign)
             # bottom-right quadrant holds the half matrix, top-left its 180 degree rotation
             out[ny - 1 + yy, nx - 1 + xx] = d
             out[ny - 1 - yy, nx - 1 - xx] = d

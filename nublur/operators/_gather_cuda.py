@@ -16,52 +16,33 @@ The kernels take any arrays numba.cuda accepts: CuPy arrays on a GPU, or numpy a
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from numba import cuda
 
+from ..kernels import _motion_numba
+from ..kernels._motion_numba import _EPS
 from .boundaries import padding_indices
 
-_EPS = 2.220446049250313e-16  # MATLAB eps, as in kernels._motion_numba
 _BLOCK = (16, 16)
 
-
-@cuda.jit(device=True)
-def _geometry(length, theta):
-    length = max(1.0, length)
-    phi = (theta % 180.0) / 180.0 * math.pi
-    cosphi = math.cos(phi)
-    xsign = 1.0 if cosphi > 0 else (-1.0 if cosphi < 0 else 0.0)
-    half = (length - 1.0) / 2.0
-    sinphi = math.sin(phi)
-    sx = math.trunc(half * cosphi + xsign - length * _EPS)
-    sy = math.trunc(half * sinphi + 1.0 - length * _EPS)
-    return length, half, cosphi, sinphi, xsign, int(sy) + 1, int(abs(sx)) + 1
+# the CPU rasteriser's leaf functions, compiled for the device: one source of the formulas
+_geometry = cuda.jit(device=True)(_motion_numba._geometry.py_func)
+_half_extent = cuda.jit(device=True)(_motion_numba._half_extent.py_func)
+_half_weight = cuda.jit(device=True)(_motion_numba._half_weight.py_func)
 
 
 @cuda.jit(device=True)
-def _half_weight(yy, xx, half, cosphi, sinphi, xsign):
-    """Unnormalised fspecial weight of half-matrix entry (yy, xx) >= 0."""
-    y = float(yy)
-    x = xx * xsign
-    d = y * cosphi - x * sinphi
-    rad = math.sqrt(x * x + y * y)
-    if rad >= half and abs(d) <= 1.0:
-        x2last = half - abs((x + d * sinphi) / cosphi)
-        d = math.sqrt(d * d + x2last * x2last)
-    d = 1.0 + _EPS - abs(d)
-    return d if d > 0.0 else 0.0
-
-
-@cuda.jit(device=True)
-def _motion_scale(length, half, cosphi, sinphi, xsign, ny, nx):
+def _pixel_motion(length, angle):
+    """fspecial geometry of one pixel's kernel: half-matrix extents and normalisation."""
+    length, half, cosphi, sinphi, xsign = _geometry(length, angle)
+    sy, ax = _half_extent(length, half, cosphi, sinphi, xsign)
+    ny, nx = sy + 1, ax + 1
     total = 0.0
     for yy in range(ny):
         for xx in range(nx):
             d = _half_weight(yy, xx, half, cosphi, sinphi, xsign)
             total += d if (yy == 0 and xx == 0) else 2.0 * d
-    return 1.0 / (total + _EPS * length * length)
+    return half, cosphi, sinphi, xsign, ny, nx, 1.0 / (total + _EPS * length * length)
 
 
 @cuda.jit(device=True)
@@ -82,8 +63,7 @@ def _linear_forward(image, rows, cols, lengths, angles, r, out):
     h, w = out.shape
     if i >= h or j >= w:
         return
-    length, half, cosphi, sinphi, xsign, ny, nx = _geometry(lengths[i, j], angles[i, j])
-    scale = _motion_scale(length, half, cosphi, sinphi, xsign, ny, nx)
+    half, cosphi, sinphi, xsign, ny, nx, scale = _pixel_motion(lengths[i, j], angles[i, j])
     ci = i + r + ny - 1
     cj = j + r + nx - 1
     acc = 0.0
@@ -104,8 +84,7 @@ def _linear_adjoint(residual, rows, cols, lengths, angles, r, out):
     h, w = residual.shape
     if i >= h or j >= w:
         return
-    length, half, cosphi, sinphi, xsign, ny, nx = _geometry(lengths[i, j], angles[i, j])
-    scale = _motion_scale(length, half, cosphi, sinphi, xsign, ny, nx)
+    half, cosphi, sinphi, xsign, ny, nx, scale = _pixel_motion(lengths[i, j], angles[i, j])
     ci = i + r + ny - 1
     cj = j + r + nx - 1
     s = residual[i, j]

@@ -131,9 +131,10 @@ class _IRCUpdate:
     ``preconditioner_filter``; for a LinearMotionField, one p per LUT label of its 4-neighbour
     blend, mixed per pixel with the eq. 17 weights (001 section 2.2), taken from the
     ``LinearKernelLUT`` of factored filters (cached on disk) and compressed to a few basis
-    filters (24 or fewer, more where that would flip a response; ``_compress_filters``); k_0^T is the exact adjoint of the per-pixel gather. The fixed point is the
-    exact solution of eq. 5 whatever the boundary: x <- x + tau S(H^T r + rho G^T r_g) with
-    the step operator S of ``_Preconditioner``.
+    filters (24 or fewer, more where that would flip a response; ``_compress_filters``);
+    k_0^T is the exact adjoint of the per-pixel gather. The fixed point is the exact solution
+    of eq. 5 whatever the boundary: x <- x + tau S(H^T r + rho G^T r_g) with the step
+    operator S of ``_Preconditioner``.
 
     Step size: each label's filter is scaled by its own best Richardson step
     2 / (e_min + e_max) (from its periodic response e(w)); the global tau is then

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from .._validation import check_nonnegative_float, check_positive_float, check_positive_int
 from ..fieldio import save_field
 from ..fields import BasisField, UniformField
-from ..io import atomic_write, write_image
+from ..io import write_image, write_json
 from ..kernels.camera_shake import camera_shake_kernel
 from ..operators.blur import blur
 from ..operators.camera import camera_response
@@ -180,6 +179,5 @@ def write_dataset(path, n: int, kind: str = "segments", seed: int = 0, **options
         write_image(Path(f"{stem}_sharp.png"), gamma_encode(sample["sharp"], dataset.gamma),
                     force=True)
         save_field(Path(f"{stem}_field.npz"), sample["field"])
-        meta = json.dumps(sample["meta"])
-        atomic_write(Path(f"{stem}_meta.json"), lambda tmp: Path(tmp).write_text(meta))
+        write_json(Path(f"{stem}_meta.json"), sample["meta"])
     return path

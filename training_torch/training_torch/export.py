@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from nublur.io import atomic_write
+from nublur.io import write_json
 
 from .model import BasisKPN, parameter_count
 
@@ -122,19 +122,17 @@ def quantize_int8(float_model, *, calibration_images=16, size=256) -> dict:
         "float32_model": {"file": float_model.name,
                           "sha256": hashlib.sha256(float_model.read_bytes()).hexdigest()},
         "int8_vs_float32": {**diff, "images": f"4 synthetic, seed {CHECK_SEED}"}}
-    text = json.dumps(card, indent=1)
-    atomic_write(out.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+    write_json(out.with_suffix(".json"), card, indent=1)
     return card
 
 
 def _network_inputs(seed, count, size, gamma):
     from nublur import synth
+    from nublur.estimators.onnx import network_input
 
     data = synth.SyntheticDataset("segments", size=size, seed=seed, noise=0.01)
     for i in range(count):
-        blurry = np.clip(data[i]["blurry"], 0, 1)
-        x = blurry.astype(np.float32) ** np.float32(gamma) - np.float32(0.5)
-        yield {"input": np.ascontiguousarray(x.transpose(2, 0, 1)[None])}
+        yield {"input": network_input(data[i]["blurry"], gamma)}
 
 
 def write_card(out: Path, model, state, worst, log: Path) -> dict:
@@ -166,8 +164,7 @@ def write_card(out: Path, model, state, worst, log: Path) -> dict:
         rows = list(csv.DictReader(log.open()))[-100:]
         card["training"]["final_losses_mean_last_100"] = {
             key: float(np.mean([float(r[key]) for r in rows])) for key in ("reblur", "kernel")}
-    text = json.dumps(card, indent=1)
-    atomic_write(out.with_suffix(".json"), lambda tmp: Path(tmp).write_text(text))
+    write_json(out.with_suffix(".json"), card, indent=1)
     return card
 
 

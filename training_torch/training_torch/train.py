@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from nublur.io import atomic_write
+from nublur.io import atomic_write, write_json
 
 from .data import KernelFieldPairs
 from .losses import kernel_loss, reblur_loss
@@ -63,8 +63,7 @@ def train(config: dict) -> Path:
         step = state["step"]
         print(f"resumed from {last} at step {step}")
     model.to(device)
-    text = json.dumps(config, indent=1)
-    atomic_write(out / "config.json", lambda tmp: Path(tmp).write_text(text))
+    write_json(out / "config.json", config, indent=1)
     data = KernelFieldPairs(config["crop"], config["seed"], image_folders=config["image_folders"],
                             gamma=config["gamma"])
     # samples are deterministic per index: resuming continues with the next unseen ones
@@ -119,10 +118,9 @@ def set_learning_rate(optimizer, lr: float) -> None:
 
 
 def save_checkpoint(path: Path, model, optimizer, step: int) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "num_basis": model.num_basis, "width": model.enc[0][0].out_channels}, tmp)
-    tmp.replace(path)
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+             "num_basis": model.num_basis, "width": model.enc[0][0].out_channels}
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def main(argv=None):
