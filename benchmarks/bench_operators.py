@@ -3,7 +3,11 @@
 Basis blur at 1024x1024 float32, B = 25, K = 33 (camera-shake kernels, smooth random mixing):
 nublur forward and adjoint vs the straightforward ``sum_b m_b * fftconvolve(x, k_b, "same")``
 reference and its adjoint, timed in the same run. Dense per-pixel gather at 256x256, K = 33,
-vs a numpy ``sliding_window_view`` + ``einsum`` reference.
+vs a numpy ``sliding_window_view`` + ``einsum`` reference. Linear-motion gather at 1024x1024
+float32: an integer camera-motion flow (002, few distinct kernels, applied from a kernel table)
+vs the same field rasterised pixel by pixel (the path every continuous field takes), and a
+smooth continuous field (5-30 px): at 256x256 from its per-pixel table vs rasterised, at
+1024x1024 (beyond the table's memory budget) rasterised, for its throughput.
 
 Run: python benchmarks/bench_operators.py [--size 1024] [--repeat 5] [--with-torch]
 """
@@ -71,9 +75,52 @@ def main(argv=None):
     rows.append((f"dense adjoint {d}x{d} K=33", f"{t_fast * 1e3:.1f}", "-", "-",
                  f"{d * d / 1e6 / t_fast:.2f}"))
 
+    rows += linear_rows(rng, n, args.repeat)
     print_table(f"Operators (float32, FFT engine {nublur.fft_engine()}, "
                 f"{nublur._backend.num_threads()} threads; best of {args.repeat})",
                 ["case", "nublur ms", "reference ms", "speed-up", "nublur MPix/s"], rows)
+
+
+def linear_rows(rng, n, repeat):
+    from nublur import synth
+    from nublur.operators import _gather
+
+    flow = synth.motion_flow((n, n), np.random.default_rng(3), "mild")
+    table = _gather.kernel_table(flow)
+    rasterised = _gather.rasterised(flow)
+    x = rng.random((n, n), dtype=np.float32)
+    assert np.abs(nublur.blur(x, flow) - nublur.blur(x, rasterised)).max() < 1e-5
+    mpix = n * n / 1e6
+    rows = []
+    label = f"{n}x{n} 002 flow ({len(table.ptr) - 1} kernels)"
+    for name, op in (("forward", nublur.blur), ("adjoint", nublur.blur_adjoint)):
+        t_fast, t_ref = paired_times(lambda: op(x, flow), lambda: op(x, rasterised), repeat)
+        rows.append((f"linear {name} {label}: table vs rasterised", f"{t_fast * 1e3:.1f}",
+                     f"{t_ref * 1e3:.1f}", f"{t_ref / t_fast:.1f}x", f"{mpix / t_fast:.1f}"))
+    small = continuous_field(rng, 256)
+    xs = rng.random((256, 256), dtype=np.float32)
+    for name, op in (("forward", nublur.blur), ("adjoint", nublur.blur_adjoint)):
+        reference = _gather.rasterised(small)
+        t_fast, t_ref = paired_times(lambda: op(xs, small), lambda: op(xs, reference), repeat)
+        assert _gather.kernel_table(small) is not None
+        rows.append((f"linear {name} 256x256 continuous 5-30 px: per-pixel table vs "
+                     "rasterised", f"{t_fast * 1e3:.1f}", f"{t_ref * 1e3:.1f}",
+                     f"{t_ref / t_fast:.1f}x", f"{0.065536 / t_fast:.1f}"))
+    large = continuous_field(rng, n)
+    for name, op in (("forward", nublur.blur), ("adjoint", nublur.blur_adjoint)):
+        t_fast, _ = paired_times(lambda: op(x, large), lambda: None, repeat)
+        rows.append((f"linear {name} {n}x{n} continuous 5-30 px (rasterised)",
+                     f"{t_fast * 1e3:.1f}", "-", "-", f"{mpix / t_fast:.1f}"))
+    return rows
+
+
+def continuous_field(rng, n):
+    """Smooth random length (5-30 px) and angle (0-240 degrees) maps."""
+    from scipy.ndimage import gaussian_filter
+
+    smooth = [gaussian_filter(rng.standard_normal((n, n)), n / 6) for _ in range(2)]
+    length, angle = ((s - s.min()) / np.ptp(s) for s in smooth)
+    return nublur.LinearMotionField(5 + 25 * length, 240 * angle)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,16 @@ def num_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def table_memory_bytes() -> int:
+    """Memory for a linear field's per-pixel kernel table (``NUBLUR_TABLE_MIB``, default 256)."""
+    env = os.environ.get("NUBLUR_TABLE_MIB", "256")
+    try:
+        mib = float(env)
+    except ValueError:
+        raise ValueError(f"NUBLUR_TABLE_MIB must be a number of MiB, got {env!r}") from None
+    return int(max(mib, 0.0) * 2**20)
+
+
 def set_fft_engine(name: str | None) -> None:
     """Force the CPU FFT engine: ``"pyfftw"``, ``"scipy"`` or ``None`` (automatic)."""
     global _ENGINE_OVERRIDE

@@ -393,8 +393,10 @@ class DenseField(KernelField):
 class LinearMotionField(KernelField):
     """Per-pixel linear motion: length (px) and angle (degrees) maps.
 
-    Each pixel's PSF is ``linear_kernel(length, angle)`` (MATLAB fspecial('motion')), built on
-    the fly by the operators (no dense kernel array).
+    Each pixel's PSF is ``linear_kernel(length, angle)`` (MATLAB fspecial('motion')). The
+    operators keep no dense kernel array: they read a table of the kernels' nonzero entries
+    (the distinct kernels, or one per pixel within a memory budget; see
+    ``nublur.operators._gather``) or rasterise each kernel on the fly.
 
     Parameters
     ----------

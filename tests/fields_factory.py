@@ -29,7 +29,11 @@ def make_field(kind, rng, shape=(13, 11), size=5, count=3):
         length = rng.uniform(1, size, shape)
         angle = rng.uniform(0, 180, shape)
         return nublur.LinearMotionField(length, angle, kernel_size=size)
+    if kind == "linear_discrete":  # few distinct motions: applied from a kernel table
+        length = rng.choice([1.0, 2.0, size - 1.0], shape)
+        angle = rng.choice([0.0, 45.0 if size > 3 else 90.0], shape)
+        return nublur.LinearMotionField(length, angle, kernel_size=size)
     raise ValueError(kind)
 
 
-FIELD_KINDS = ("uniform", "basis", "dense", "linear")
+FIELD_KINDS = ("uniform", "basis", "dense", "linear", "linear_discrete")

@@ -110,3 +110,29 @@ def ref_richardson_lucy(y_pix, mat, num_iter, *, gamma=1.0, whyte=False, tv_weig
                                    1e-6)
         x = new
     return np.clip(x ** (1 / gamma), 0, 1).reshape(shape)
+
+
+def ref_fspecial_motion(length, theta):
+    """MATLAB ``fspecial('motion', length, theta)`` transcribed with whole-array numpy."""
+    eps = np.finfo(float).eps
+    length = max(1.0, float(length))
+    half = (length - 1) / 2
+    phi = np.mod(theta, 180.0) / 180 * np.pi
+    cosphi, sinphi = np.cos(phi), np.sin(phi)
+    xsign = np.sign(cosphi)
+    sx = np.fix(half * cosphi + xsign - length * eps)
+    sy = np.fix(half * sinphi + 1 - length * eps)
+    x, y = np.meshgrid(xsign * np.arange(abs(sx) + 1), np.arange(sy + 1))
+    dist = y * cosphi - x * sinphi
+    rad = np.sqrt(x**2 + y**2)
+    last = (rad >= half) & (np.abs(dist) <= 1)
+    x2last = half - np.abs((x[last] + dist[last] * sinphi) / cosphi)
+    dist[last] = np.sqrt(dist[last] ** 2 + x2last**2)
+    dist = 1 + eps - np.abs(dist)
+    dist[dist < 0] = 0
+    ny, nx = dist.shape
+    h = np.zeros((2 * ny - 1, 2 * nx - 1))
+    h[:ny, :nx] = np.rot90(dist, 2)
+    h[ny - 1:, nx - 1:] = dist
+    h /= h.sum() + eps * length * length
+    return np.flipud(h) if cosphi > 0 else h

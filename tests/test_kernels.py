@@ -130,3 +130,22 @@ def test_camera_shake_bad_input():
         nublur.camera_shake_kernel(33, rng, exposure=0)
     with pytest.raises(TypeError, match="rng"):
         nublur.camera_shake_kernel(33, 5)
+
+
+def test_linear_kernel_equals_a_whole_array_fspecial_transcription(rng):
+    """The band-limited rasteriser against MATLAB's formula evaluated on the whole box."""
+    from reference import ref_fspecial_motion
+
+    lengths = np.concatenate([rng.uniform(0, 40, 400), np.arange(0.5, 40, 0.5)])
+    special = [0, 6, 30, 45, 60, 89.9999, 90, 90.0001, 135, 174, 179.99, 180, -30, 400]
+    angles = np.concatenate([rng.uniform(-200, 400, 400), rng.choice(special, 79)])
+    for length, angle in zip(lengths, angles):
+        k = nublur.linear_kernel(length, angle)
+        ref = ref_fspecial_motion(length, angle)
+        pad = (k.shape[0] - ref.shape[0]) // 2, (k.shape[1] - ref.shape[1]) // 2
+        assert min(pad) >= 0, (length, angle)
+        inner = k[pad[0]:k.shape[0] - pad[0], pad[1]:k.shape[1] - pad[1]]
+        np.testing.assert_allclose(inner, ref, rtol=0, atol=1e-15, err_msg=f"{length}, {angle}")
+        # same support, including the eps-sized weights at distance 1 from the line
+        np.testing.assert_array_equal(inner > 0, ref > 0, err_msg=f"{length}, {angle}")
+        assert k.sum() == pytest.approx(inner.sum(), abs=1e-15)

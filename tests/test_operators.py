@@ -206,3 +206,57 @@ def test_camera_response_functions():
     v = nublur.camera_response(np.array([0.25, 0.5]), gamma=2.0)
     np.testing.assert_allclose(v, np.sqrt(nublur.smooth_clip(np.array([0.25, 0.5]))))
     assert nublur.camera_response(np.array([-0.3]))[0] == 0.0
+
+
+def test_discrete_linear_field_is_applied_from_a_kernel_table(rng):
+    """Few distinct motions (002's integer flows): a table of kernels, same operator."""
+    from nublur import synth
+    from nublur.operators import _gather
+
+    shape = (40, 48)
+    field = synth.motion_flow(shape, np.random.default_rng(0))
+    table = _gather.kernel_table(field)  # at the first application
+    assert table is not None and len(table.ptr) - 1 < field.length.size // 4
+    assert _gather.kernel_table(make_field("linear_discrete", rng, (13, 11))) is not None
+    _check_against_rasterising(field, rng)
+
+
+def test_continuous_linear_field_gets_a_per_pixel_table_at_its_second_application(rng):
+    from nublur.operators import _gather
+
+    field = make_field("linear", rng, (40, 48), size=9)
+    assert _gather.kernel_table(field) is None  # first application: rasterised
+    table = _gather.kernel_table(field)
+    assert table is not None and len(table.ptr) - 1 == field.length.size
+    _check_against_rasterising(field, rng)
+
+
+def test_per_pixel_table_respects_its_memory_budget(rng, monkeypatch):
+    from nublur.operators import _gather
+
+    monkeypatch.setenv("NUBLUR_TABLE_MIB", "0.1")  # 40 x 48 needs ~0.3 MB
+    field = make_field("linear", rng, (40, 48), size=9)
+    assert [_gather.kernel_table(field) for _ in range(3)] == [None] * 3
+    _check_against_rasterising(field, rng)
+    monkeypatch.setenv("NUBLUR_TABLE_MIB", "lots")
+    other = make_field("linear", rng, (40, 48), size=9)
+    assert _gather.kernel_table(other) is None
+    with pytest.raises(ValueError, match="NUBLUR_TABLE_MIB"):
+        _gather.kernel_table(other)
+
+
+def _check_against_rasterising(field, rng):
+    from nublur.operators import _gather
+
+    twin = _gather.rasterised(field)
+    assert _gather.kernel_table(twin) is None and _gather.kernel_table(twin) is None
+    for dtype, tol in ((np.float64, 1e-12), (np.float32, 1e-5)):
+        x = rng.random(field.image_shape + (3,)).astype(dtype)
+        for boundary in ("reflect", "constant"):
+            for op in (nublur.blur, nublur.blur_adjoint):
+                fast = op(x, field, boundary=boundary, channel_axis=-1)
+                assert fast.dtype == dtype
+                np.testing.assert_allclose(fast, op(x, twin, boundary=boundary, channel_axis=-1),
+                                           atol=tol, rtol=0)
+                np.testing.assert_allclose(op(x[..., 0], field, boundary=boundary),
+                                           fast[..., 0], atol=tol, rtol=0)

@@ -52,11 +52,34 @@ def motion_half_extent(length, theta):
 
 
 @njit(cache=True, nogil=True)
-def motion_kernel_into(length, theta, out):
-    """Write fspecial('motion', length, theta) into ``out[:hk, :wk]``; returns (hk, wk).
+def _band(yy, nx, cosphi, sinphi, xsign):
+    """Columns [lo, hi) of half-matrix row ``yy`` that can hold a nonzero weight.
 
-    ``out`` must be at least (2 sy + 1) x (2 |sx| + 1) (see ``motion_half_extent``); entries
-    outside ``[:hk, :wk]`` are left untouched.
+    A weight is nonzero only where the distance to the line, |y cos - x sin| (raised further
+    at the end caps), is below 1 + eps: a band about 2 / |sin| wide; one cell of margin on
+    each side absorbs rounding.
+    """
+    slope = xsign * sinphi
+    if abs(slope) < 1e-9:
+        return 0, nx
+    a = (yy * cosphi - 1.0) / slope
+    b = (yy * cosphi + 1.0) / slope
+    if slope < 0.0:
+        a, b = b, a
+    lo = int(math.floor(min(max(a, -2.0), nx + 2.0))) - 1
+    hi = int(math.ceil(min(max(b, -2.0), nx + 2.0))) + 2
+    lo, hi = max(lo, 0), min(hi, nx)
+    return (lo, hi) if lo < hi else (0, 0)
+
+
+@njit(cache=True, nogil=True)
+def motion_kernel_rows(length, theta, out, lo, hi):
+    """fspecial('motion', length, theta) on its nonzero band only; returns (hk, wk).
+
+    Row i of the (hk, wk) kernel is written to ``out[i, lo[i]:hi[i]]``; every entry outside
+    those ranges is zero and is not written. The weights, their sum and their scaling are
+    those of the full rasterisation (``motion_kernel_into``), entry for entry, at a cost
+    proportional to the length instead of the kernel's area.
     """
     length, half, cosphi, sinphi, xsign = _geometry(length, theta)
     sy, ax = _half_extent(length, half, cosphi, sinphi, xsign)
@@ -64,28 +87,45 @@ def motion_kernel_into(length, theta, out):
     nx = ax + 1
     hk = 2 * ny - 1
     wk = 2 * nx - 1
-    for i in range(hk):
-        for j in range(wk):
-            out[i, j] = 0.0
     total = 0.0
     for yy in range(ny):
-        for xx in range(nx):
+        b0, b1 = _band(yy, nx, cosphi, sinphi, xsign)
+        # bottom-right quadrant holds the half matrix, top-left its 180 degree rotation;
+        # fspecial's final flipud (cos > 0) swaps the two rows
+        lower, upper = ny - 1 + yy, ny - 1 - yy
+        if cosphi > 0:
+            lower, upper = upper, lower
+        lo[lower], hi[lower] = nx - 1 + b0, nx - 1 + b1
+        lo[upper], hi[upper] = nx - b1, nx - b0
+        if yy == 0:  # the centre row takes both halves (its band always holds x = 0)
+            lo[lower], hi[lower] = nx - b1, nx - 1 + b1
+        for xx in range(b0, b1):
             d = _half_weight(yy, xx, half, cosphi, sinphi, xsign)
-            # bottom-right quadrant holds the half matrix, top-left its 180 degree rotation
-            out[ny - 1 + yy, nx - 1 + xx] = d
-            out[ny - 1 - yy, nx - 1 - xx] = d
+            out[lower, nx - 1 + xx] = d
+            out[upper, nx - 1 - xx] = d
             total += d if (yy == 0 and xx == 0) else 2.0 * d
     scale = 1.0 / (total + _EPS * length * length)
     for i in range(hk):
-        for j in range(wk):
+        for j in range(lo[i], hi[i]):
             out[i, j] *= scale
-    if cosphi > 0:  # flipud
-        for i in range(hk // 2):
-            for j in range(wk):
-                tmp = out[i, j]
-                out[i, j] = out[hk - 1 - i, j]
-                out[hk - 1 - i, j] = tmp
     return hk, wk
+
+
+@njit(cache=True, nogil=True)
+def motion_kernel_into(length, theta, out):
+    """Write fspecial('motion', length, theta) into ``out[:hk, :wk]``; returns (hk, wk).
+
+    ``out`` must be at least (2 sy + 1) x (2 |sx| + 1) (see ``motion_half_extent``); entries
+    outside ``[:hk, :wk]`` are left untouched.
+    """
+    size = max(out.shape[0], out.shape[1])
+    lo = np.empty(size, dtype=np.int64)
+    hi = np.empty(size, dtype=np.int64)
+    sy, ax = motion_half_extent(length, theta)
+    for i in range(2 * sy + 1):
+        for j in range(2 * ax + 1):
+            out[i, j] = 0.0
+    return motion_kernel_rows(length, theta, out, lo, hi)
 
 
 @njit(cache=True, nogil=True)

@@ -36,7 +36,7 @@ def pad(image: np.ndarray, r: int, boundary: str) -> np.ndarray:
     """Extend a 2-D image by r pixels on every side."""
     rows = padding_indices(image.shape[0], r, boundary)
     cols = padding_indices(image.shape[1], r, boundary)
-    out = image[np.maximum(rows, 0)][:, np.maximum(cols, 0)]
+    out = image.take(np.maximum(rows, 0), axis=0).take(np.maximum(cols, 0), axis=1)  # C order
     out[rows < 0] = 0
     out[:, cols < 0] = 0
     return out
