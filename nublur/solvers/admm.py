@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft
 from scipy.sparse.linalg import LinearOperator, cg
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .._backend import num_threads
@@ -186,10 +187,10 @@ class _IRCUpdate:
         used, inverse = np.unique(labels, return_inverse=True)
         self.labels = used
         inverse = inverse.reshape(labels.shape)
-        mixing = np.zeros((len(used),) + field.image_shape)
-        rows, cols = np.indices(field.image_shape)
-        for j in range(labels.shape[-1]):
-            np.add.at(mixing, (inverse[..., j], rows, cols), weights[..., j])
+        pixels = np.arange(labels[..., 0].size).reshape(field.image_shape)
+        slots = inverse * pixels.size + pixels[..., None]  # (label, pixel) of every weight
+        mixing = np.bincount(slots.ravel(), weights.ravel(), minlength=len(used) * pixels.size)
+        mixing = mixing.reshape((len(used),) + field.image_shape)
         responses = lut.response_range(used)
         steps = 2.0 / responses.sum(axis=1)
         basis, coeffs = _compress_filters(lut.filters_for(used)[:, 0] * steps[:, None, None])
@@ -408,11 +409,18 @@ def admm_irc(image, psf, *, lam: float = 0.003, prior: str = "l1", num_admm: int
 
 
 def _cg_solve(matvec, rhs, x0, maxiter, tol):
+    """scipy's CG with single-threaded BLAS.
+
+    Its BLAS work is level 1 on image-sized vectors, which threads barely speed up, while
+    the idle BLAS threads spin on the cores the parallel gathers need (2.8x slower NU-CG on
+    2 cores, ``benchmarks/bench_nonuniform.py``).
+    """
     n = rhs.size
     op = LinearOperator((n, n), matvec=lambda v: matvec(v.reshape(rhs.shape)).ravel(),
                         dtype=np.float64)
-    sol, _ = cg(op, rhs.ravel().astype(np.float64), x0=x0.ravel().astype(np.float64),
-                rtol=tol, maxiter=maxiter)
+    with threadpool_limits(limits=1, user_api="blas"):
+        sol, _ = cg(op, rhs.ravel().astype(np.float64), x0=x0.ravel().astype(np.float64),
+                    rtol=tol, maxiter=maxiter)
     return sol.reshape(rhs.shape).astype(rhs.dtype)
 
 
