@@ -247,6 +247,7 @@ def test_per_pixel_table_respects_its_memory_budget(rng, monkeypatch):
 
 def _check_against_rasterising(field, rng):
     from nublur.operators import _gather
+    from nublur.operators.blur import ChannelOperator
 
     twin = _gather.rasterised(field)
     assert _gather.kernel_table(twin) is None and _gather.kernel_table(twin) is None
@@ -260,3 +261,10 @@ def _check_against_rasterising(field, rng):
                                            atol=tol, rtol=0)
                 np.testing.assert_allclose(op(x[..., 0], field, boundary=boundary),
                                            fast[..., 0], atol=tol, rtol=0)
+            solver_op = ChannelOperator(field, boundary)  # the solvers' batched channels
+            np.testing.assert_array_equal(solver_op.forward(x),
+                                          nublur.blur(x, field, boundary=boundary,
+                                                      channel_axis=-1))
+            np.testing.assert_array_equal(solver_op.adjoint(x),
+                                          nublur.blur_adjoint(x, field, boundary=boundary,
+                                                              channel_axis=-1))

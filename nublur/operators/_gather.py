@@ -126,6 +126,10 @@ def _pixel_table(field) -> KernelTable | None:
     budget = table_memory_bytes()
     if field.kernel_size // 2 > np.iinfo(np.int16).max or lengths.size * _ENTRY_BYTES > budget:
         return None
+    step = max(1, lengths.size // _SAMPLE)  # entries of a sample, before counting them all
+    sample = gn.kernel_counts(lengths[::step], angles[::step], field.kernel_size)[-1]
+    if 0.9 * sample * step * _ENTRY_BYTES > budget:
+        return None
     ptr = gn.kernel_counts(lengths, angles, field.kernel_size)
     if ptr[-1] * _ENTRY_BYTES + ptr.nbytes > budget:
         return None
@@ -138,16 +142,28 @@ def linear_forward(image, field, boundary):
 
 
 def linear_adjoint(residual, field, boundary):
+    return linear_adjoint_channels(residual[..., None], field, boundary)[..., 0]
+
+
+def linear_adjoint_channels(residual, field, boundary):
+    """Adjoint of ``linear_forward_channels`` for an (H, W, C) residual."""
     r = field.kernel_size // 2
-    h, w = residual.shape
-    padded = np.zeros((h + 2 * r, w + 2 * r), dtype=residual.dtype)
+    h, w, nc = residual.shape
+    planes = np.ascontiguousarray(np.moveaxis(residual, -1, 0))
+    padded = np.zeros((nc, h + 2 * r, w + 2 * r), dtype=residual.dtype)
     band = _band_height(h, r)
     table = kernel_table(field)
-    if table is None:
-        gn.linear_adjoint(residual, field.length, field.angle, field.kernel_size, band, padded)
+    if table is not None and nc == 1:
+        gn.table_adjoint(planes[0], *table.arrays(residual.dtype), r, band, padded[0])
+    elif table is not None:
+        gn.table_adjoint_channels(planes, *table.arrays(residual.dtype), r, band, padded)
+    elif nc == 1:
+        gn.linear_adjoint(planes[0], field.length, field.angle, field.kernel_size, band,
+                          padded[0])
     else:
-        gn.table_adjoint(residual, *table.arrays(residual.dtype), r, band, padded)
-    return pad_adjoint(padded, residual.shape, r, boundary)
+        gn.linear_adjoint_channels(planes, field.length, field.angle, field.kernel_size, band,
+                                   padded)
+    return np.stack([pad_adjoint(p, (h, w), r, boundary) for p in padded], axis=-1)
 
 
 def linear_forward_channels(image, field, boundary):

@@ -206,3 +206,43 @@ def table_adjoint(residual, labels, ptr, drow, dcol, weight, r, band, out):
                     s = residual[i, j]
                     for e in range(ptr[labels[i, j]], ptr[labels[i, j] + 1]):
                         out[i + r + drow[e], j + r + dcol[e]] += weight[e] * s
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def linear_adjoint_channels(residual, lengths, angles, size, band, out):
+    """``linear_adjoint`` for (C, H, W) residuals: each pixel's kernel is built once."""
+    nc, h, w = residual.shape
+    r = size // 2
+    nbands = (h + band - 1) // band
+    for parity in range(2):
+        for bi in prange((nbands - parity + 1) // 2):
+            buf = np.empty((size, size))
+            lo = np.empty(size, dtype=np.int64)
+            hi = np.empty(size, dtype=np.int64)
+            b0 = (2 * bi + parity) * band
+            for i in range(b0, min(b0 + band, h)):
+                for j in range(w):
+                    hk, wk = motion_kernel_rows(lengths[i, j], angles[i, j], buf, lo, hi)
+                    ci = i + r + hk // 2
+                    cj = j + r + wk // 2
+                    for a in range(hk):
+                        for b in range(lo[a], hi[a]):
+                            weight = buf[a, b]
+                            for c in range(nc):
+                                out[c, ci - a, cj - b] += weight * residual[c, i, j]
+
+
+@njit(cache=True, parallel=True, fastmath=True)
+def table_adjoint_channels(residual, labels, ptr, drow, dcol, weight, r, band, out):
+    """``table_adjoint`` for (C, H, W) residuals: each kernel entry is read once for all C."""
+    nc, h, w = residual.shape
+    nbands = (h + band - 1) // band
+    for parity in range(2):
+        for bi in prange((nbands - parity + 1) // 2):
+            b0 = (2 * bi + parity) * band
+            for i in range(b0, min(b0 + band, h)):
+                for j in range(w):
+                    for e in range(ptr[labels[i, j]], ptr[labels[i, j] + 1]):
+                        row, col = i + r + drow[e], j + r + dcol[e]
+                        for c in range(nc):
+                            out[c, row, col] += weight[e] * residual[c, i, j]

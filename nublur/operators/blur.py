@@ -69,9 +69,13 @@ class ChannelOperator:
         return out
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if isinstance(self.field, LinearMotionField):  # each pixel's kernel once for all C
+            return _gather.linear_forward_channels(x, self.field, self.boundary)
         return self._each(x, adjoint=False)
 
     def adjoint(self, r: np.ndarray) -> np.ndarray:
+        if isinstance(self.field, LinearMotionField):
+            return _gather.linear_adjoint_channels(r, self.field, self.boundary)
         return self._each(r, adjoint=True)
 
 
@@ -82,8 +86,9 @@ def _apply(image, field, boundary, channel_axis, adjoint, name):
     field.check_image_shape(image.shape[:2], name)
     if axis is None:
         result = _apply_2d(image, field, boundary, adjoint)
-    elif isinstance(field, LinearMotionField) and not adjoint:
-        result = _gather.linear_forward_channels(image, field, boundary)
+    elif isinstance(field, LinearMotionField):
+        result = (_gather.linear_adjoint_channels if adjoint else
+                  _gather.linear_forward_channels)(image, field, boundary)
     else:
         result = np.empty(image.shape, dtype=image.dtype)
         for c in range(image.shape[-1]):
