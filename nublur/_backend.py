@@ -182,7 +182,9 @@ def kernel_spectra(kernels: np.ndarray, size: int, dtype) -> np.ndarray:
     padded = np.zeros((kernels.shape[0], size, size), dtype=np.float64)
     k = kernels.shape[-1]
     padded[:, :k, :k] = kernels
-    return (scipy.fft.rfft2(padded, axes=(1, 2)) / (size * size)).astype(complex_dtype)
+    spectra = scipy.fft.rfft2(padded, axes=(1, 2), workers=num_threads())
+    spectra *= 1.0 / (size * size)
+    return spectra.astype(complex_dtype, copy=False)
 
 
 

@@ -281,3 +281,17 @@ def test_step_size_bound_from_small_proxy_covers_the_full_problem(boundary):
     update = admm._IRCUpdate(problem, 0.1, 2, None, 1e-2)
     top = admm._power_estimate(problem, update.precondition, 0.1, iters=60)
     assert 1.9 / update.damping - update.spectral_min >= top
+
+
+def test_basis_mixing_equals_the_dense_label_mixing(rng):
+    """Per-pixel basis weights from 4 labels each = dense (label, pixel) mixing times coeffs."""
+    from nublur.solvers.admm import _basis_mixing
+
+    labels = rng.integers(0, 7, (5, 6, 4))
+    weights = rng.random((5, 6, 4))
+    coeffs = rng.standard_normal((7, 3))
+    dense = np.zeros((7, 5, 6))
+    for i, j, n in np.ndindex(labels.shape):
+        dense[labels[i, j, n], i, j] += weights[i, j, n]
+    np.testing.assert_allclose(_basis_mixing(coeffs, labels, weights),
+                               np.tensordot(coeffs.T, dense, axes=1), atol=1e-13)

@@ -54,6 +54,27 @@ def test_multi_tile_basis_matches_reference(boundary, rng):
     assert abs(lhs - rhs) <= 1e-12 * abs(lhs)
 
 
+@pytest.mark.parametrize("threads", ["1", "2", "3"])
+def test_single_tile_basis_split_over_threads_matches_reference(threads, rng, monkeypatch):
+    """K = 21 on 40 x 36 is one FFT tile: with several threads they share out the basis."""
+    from nublur.operators._basis_fft import BasisPlan
+
+    monkeypatch.setenv("NUBLUR_NUM_THREADS", threads)
+    shape = (30, 26)
+    field = nublur.BasisField(random_kernels(rng, 5, 21), smooth_mixing(rng, 5, shape))
+    split = BasisPlan(field.kernels, field.mixing, shape, np.float64, "reflect")._split()
+    assert (split is None) == (threads == "1")
+    kernels = np.einsum("bhw,bkl->hwkl", field.mixing, field.kernels)
+    x, y = rng.random(shape), rng.random(shape)
+    np.testing.assert_allclose(nublur.blur_adjoint(y, field), ref_adjoint(y, kernels, "reflect"),
+                               atol=1e-11)
+    for boundary in BOUNDARIES:
+        v = nublur.blur(x, field, boundary=boundary)
+        np.testing.assert_allclose(v, ref_blur(x, kernels, boundary), atol=1e-11)
+        a = nublur.blur_adjoint(y, field, boundary=boundary)
+        assert abs(np.vdot(v, y) - np.vdot(x, a)) <= 1e-12 * abs(np.vdot(v, y))
+
+
 def test_kernel_larger_than_image(rng):
     """K = 15 on a 6 x 5 image: the extension wraps/reflects more than once."""
     field = nublur.UniformField(random_kernels(rng, 1, 15)[0])

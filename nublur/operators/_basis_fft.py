@@ -14,7 +14,9 @@ Plans use FFTW_PATIENT for images of 512 x 512 pixels or more, FFTW_MEASURE belo
 is kept in the user cache directory (``NUBLUR_CACHE_DIR``), so each plan is searched once per
 machine. Tile rows are spread over worker threads (each with its own buffers and FFTW plans; FFTW and
 the numba kernels run without the GIL). The adjoint's windows overlap by K - 1 rows, so it runs
-the even tile rows, then the odd ones.
+the even tile rows, then the odd ones. With fewer tile rows than threads (a large filter on a
+small image, often a single tile) the threads share out the basis instead, each summing into
+its own output.
 """
 
 from __future__ import annotations
@@ -96,6 +98,9 @@ class BasisPlan:
         self.num_basis = kernels.shape[0]
         plane = self.size * self.size * self.dtype.itemsize
         chunks = -(-self.num_basis // max(1, min(self.num_basis, _CHUNK_BYTES // plane)))
+        self.grid = (-(-self.shape[0] // self.tile), -(-self.shape[1] // self.tile))
+        if self.grid[0] < num_threads():  # threads share the basis (``_split``)
+            chunks = max(chunks, min(num_threads(), self.num_basis))
         self.chunk = -(-self.num_basis // chunks)
         self.engine = fft_engine()
         self.patient = self.shape[0] * self.shape[1] >= _PATIENT_PIXELS
@@ -104,7 +109,6 @@ class BasisPlan:
         h, w = self.shape
         self.rows = padding_indices(h, self.radius, boundary)
         self.cols = padding_indices(w, self.radius, boundary)
-        self.grid = (-(-h // self.tile), -(-w // self.tile))
         if mixing is None:
             ones = np.ones((1, 1, 1, self.tile, self.tile), dtype=self.dtype)
             self.mix_tiles = np.broadcast_to(ones, self.grid + ones.shape[2:])
@@ -114,7 +118,8 @@ class BasisPlan:
             nb.tile_major(np.ascontiguousarray(mixing, dtype=self.dtype), self.tile,
                           self.mix_tiles)
         counts = {count for _, count in self._chunks()} | {1}
-        for index in range(min(num_threads(), self.grid[0])):
+        workers = len(self._split() or range(min(num_threads(), self.grid[0])))
+        for index in range(workers):
             self._workspace(index).fft.prepare(counts)
 
     def _chunks(self):
@@ -134,12 +139,31 @@ class BasisPlan:
         return _worker(self.size, self.tile, self.chunk, self.dtype, self.engine, self.patient,
                        index)
 
+    def _split(self):
+        """Workers, each with all tile rows and a share of the basis chunks, when there are
+        fewer tile rows than threads (a large filter on a small image: one tile); else None.
+        """
+        chunks = list(self._chunks())
+        workers = min(num_threads(), len(chunks))
+        if self.grid[0] >= num_threads() or workers <= 1:
+            return None
+        return [chunks[k::workers] for k in range(workers)]
+
+    def _run_split(self, work, shares, shape):
+        """Runs ``work(index, tile_rows, chunks, out)`` per share; returns the summed outs."""
+        rows = list(range(self.grid[0]))
+        outs = [np.zeros(shape, dtype=self.dtype) for _ in shares]
+        futures = [_pool().submit(work, k, rows, share, outs[k])
+                   for k, share in enumerate(shares)]
+        for future in futures:
+            future.result()
+        return sum(outs[1:], outs[0])
+
     def forward(self, image: np.ndarray) -> np.ndarray:
-        out = np.empty(self.shape, dtype=self.dtype)
         image = np.ascontiguousarray(image, dtype=self.dtype)
         offset = 2 * self.radius
 
-        def work(index, tile_rows):
+        def work(index, tile_rows, chunks, out):
             ws = self._workspace(index)
             fft = ws.fft
             for ty in tile_rows:
@@ -148,39 +172,54 @@ class BasisPlan:
                     block = self.mix_tiles[ty, tx]
                     nb.load_padded_window(image, self.rows, self.cols, i0, j0, fft.real[0])
                     held = fft.forward_held()
-                    for b0, count in self._chunks():
+                    for n, (b0, count) in enumerate(chunks):
                         nb.spectral_products(held, self.spectra, b0, count, fft.spectrum)
                         blurred = fft.inverse(count)
-                        nb.mix_accumulate(blurred, block, b0, count, offset, ws.acc, b0 == 0)
+                        nb.mix_accumulate(blurred, block, b0, count, offset, ws.acc, n == 0)
                     nb.store_tile(ws.acc, out, i0, j0)
 
-        self._run(work, list(range(self.grid[0])))
+        shares = self._split()
+        if shares is not None:
+            return self._run_split(work, shares, self.shape)
+        out = np.empty(self.shape, dtype=self.dtype)
+        chunks = list(self._chunks())
+        self._run(lambda index, rows: work(index, rows, chunks, out),
+                  list(range(self.grid[0])))
         return out
 
     def adjoint(self, residual: np.ndarray) -> np.ndarray:
         h, w = self.shape
         r2 = 2 * self.radius
-        padded = np.zeros((h + r2, w + r2), dtype=self.dtype)
         residual = np.ascontiguousarray(residual, dtype=self.dtype)
 
-        def work(index, tile_rows):
+        def work(index, tile_rows, chunks, padded):
             fft = self._workspace(index).fft
             for ty in tile_rows:
                 for tx in range(self.grid[1]):
                     i0, j0 = ty * self.tile, tx * self.tile
                     block = self.mix_tiles[ty, tx]
-                    for b0, count in self._chunks():
+                    for n, (b0, count) in enumerate(chunks):
                         nb.load_masked_tiles(residual, block, i0, j0, b0, count, fft.real)
                         spectra = fft.forward(count)
                         nb.accumulate_products(spectra, self.adjoint_spectra, b0, count,
-                                               fft.held, b0 == 0)
+                                               fft.held, n == 0)
                     fft.spectrum[0] = fft.held
                     nb.add_window(fft.inverse(1)[0], padded, i0, j0)
 
+        shares = self._split()
+        if shares is not None:
+            padded = self._run_split(work, shares, (h + r2, w + r2))
+            return pad_adjoint(padded, self.shape, self.radius, self.boundary)
+        padded = np.zeros((h + r2, w + r2), dtype=self.dtype)
+        chunks = list(self._chunks())
+
+        def rows_work(index, rows):
+            work(index, rows, chunks, padded)
+
         rows = list(range(self.grid[0]))
         if self.tile >= r2:
-            self._run(work, rows[0::2])  # windows of rows two apart never overlap
-            self._run(work, rows[1::2])
+            self._run(rows_work, rows[0::2])  # windows of rows two apart never overlap
+            self._run(rows_work, rows[1::2])
         else:
-            work(0, rows)
+            rows_work(0, rows)
         return pad_adjoint(padded, self.shape, self.radius, self.boundary)
