@@ -12,11 +12,11 @@ set of one tile stays in the core's cache:
 
 Plans use FFTW_PATIENT for images of 512 x 512 pixels or more, FFTW_MEASURE below; FFTW wisdom
 is kept in the user cache directory (``NUBLUR_CACHE_DIR``), so each plan is searched once per
-machine. Tile rows are spread over worker threads (each with its own buffers and FFTW plans; FFTW and
-the numba kernels run without the GIL). The adjoint's windows overlap by K - 1 rows, so it runs
-the even tile rows, then the odd ones. With fewer tile rows than threads (a large filter on a
-small image, often a single tile) the threads share out the basis instead, each summing into
-its own output.
+machine. Tile rows are spread over worker threads (each with its own buffers and FFTW plans;
+FFTW and the numba kernels run without the GIL). The adjoint's windows overlap by K - 1 rows,
+so it runs the even tile rows, then the odd ones. With fewer tile rows than threads (a large
+filter on a small image, often a single tile) the threads share out the basis instead, each
+summing into its own output.
 """
 
 from __future__ import annotations
