@@ -83,6 +83,8 @@ class _TableState:
     def table(self, field) -> KernelTable | None:
         with self.lock:
             self.uses += 1
+            if field.kernel_size // 2 > np.iinfo(np.int16).max:  # offsets are int16
+                self.distinct = self.per_pixel = None
             if self.distinct is _UNSET:
                 self.distinct = _distinct_table(field)
             if self.distinct is not None or self.uses < 2:
@@ -109,8 +111,7 @@ def _distinct_table(field) -> KernelTable | None:
     motions = (field.length + 1j * field.angle).ravel()
     limit = min(TABLE_MAX_KERNELS, motions.size // 4)
     step = max(1, motions.size // _SAMPLE)
-    if field.kernel_size // 2 > np.iinfo(np.int16).max or \
-            len(np.unique(motions[::step])) > limit:  # cheap refusal for continuous fields
+    if len(np.unique(motions[::step])) > limit:  # cheap refusal for continuous fields
         return None
     distinct, labels = np.unique(motions, return_inverse=True)
     if len(distinct) > limit:
@@ -124,7 +125,7 @@ def _distinct_table(field) -> KernelTable | None:
 def _pixel_table(field) -> KernelTable | None:
     lengths, angles = field.length.ravel(), field.angle.ravel()
     budget = table_memory_bytes()
-    if field.kernel_size // 2 > np.iinfo(np.int16).max or lengths.size * _ENTRY_BYTES > budget:
+    if lengths.size * _ENTRY_BYTES > budget:
         return None
     step = max(1, lengths.size // _SAMPLE)  # entries of a sample, before counting them all
     sample = gn.kernel_counts(lengths[::step], angles[::step], field.kernel_size)[-1]

@@ -9,6 +9,11 @@ visit only that band: about 3 x length entries instead of the kernel's bounding 
 Adjoint: each pixel scatters k_ij * s[i, j] into the padded domain. Rows are cut into bands
 of at least 2r rows, processed in two passes (even bands, then odd) so that bands running in
 parallel never write to the same rows: no atomics, deterministic results.
+
+Each linear kernel has a (C, H, W) twin that reads a pixel's kernel once for all channels. The
+single-image versions stay beside them because numba compiles the channel loop and the
+accumulator array into the inner loop: at C = 1 the twins are 1.5-1.7x slower (forward,
+table adjoint; 256^2 and 1024^2, float32).
 """
 
 import numpy as np
