@@ -17,7 +17,8 @@ import threading
 import numpy as np
 import scipy.fft
 
-__all__ = ["num_threads", "set_fft_engine", "fft_engine", "get_array_module", "TileFFT"]
+__all__ = ["num_threads", "set_fft_engine", "fft_engine", "get_array_module", "TileFFT",
+           "fast_fft_size"]
 
 _ENGINE_OVERRIDE: str | None = None
 _PLAN_LOCK = threading.Lock()
@@ -171,6 +172,29 @@ class TileFFT:
             self.real[:count] = scipy.fft.irfft2(self.spectrum[:count], s=(self.size, self.size),
                                                  axes=(1, 2), norm="forward")
         return self.real[:count]
+
+
+def fast_fft_size(n: int, engine: str | None = None) -> int:
+    """Smallest fast real 2-D FFT size >= n for the engine.
+
+    scipy.fft: ``next_fast_len`` (5-smooth). FFTW: the smallest 5-smooth multiple of 4, as
+    FFTW's real transforms of odd or 2 x odd sizes are 1.5-3x slower per sample (single
+    thread, float32: 135 -> 0.19 ms per forward and inverse pair, 144 -> 0.06 ms; 375 -> 1.25
+    ms, 384 -> 0.58 ms).
+    """
+    if (engine or fft_engine()) != "pyfftw":
+        return scipy.fft.next_fast_len(n, real=True)
+    size = 4 * (-(-n // 4))
+    while not _five_smooth(size):
+        size += 4
+    return size
+
+
+def _five_smooth(n: int) -> bool:
+    for p in (2, 3, 5):
+        while n % p == 0:
+            n //= p
+    return n == 1
 
 
 def kernel_spectra(kernels: np.ndarray, size: int, dtype) -> np.ndarray:

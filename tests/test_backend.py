@@ -23,6 +23,23 @@ def test_engine_override_and_validation():
         nublur.set_fft_engine("mkl")
 
 
+@pytest.mark.parametrize("n", [1, 7, 100, 127, 130, 226, 326, 364, 1025])
+def test_fast_fft_size_is_the_smallest_admissible_size(n):
+    """FFTW: the smallest 5-smooth multiple of 4 (brute force); scipy: ``next_fast_len``."""
+    import scipy.fft
+    from nublur._backend import fast_fft_size
+
+    def admissible(m):
+        for p in (2, 3, 5):
+            while m % p == 0:
+                m //= p
+        return m == 1
+
+    expected = next(m for m in range(n, 4 * n + 8) if m % 4 == 0 and admissible(m))
+    assert fast_fft_size(n, "pyfftw") == expected
+    assert fast_fft_size(n, "scipy") == scipy.fft.next_fast_len(n, real=True)
+
+
 def test_blur_with_torch_imported_matches_scipy_engine():
     """DESIGN.md section 3: nublur's FFTW plans are single-threaded, so they stay next to torch;
     both engines must give the same result in a process that imported torch."""

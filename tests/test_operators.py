@@ -41,9 +41,12 @@ def test_adjoint_dot_test(kind, boundary, rng):
 
 @pytest.mark.parametrize("boundary", BOUNDARIES)
 def test_multi_tile_basis_matches_reference(boundary, rng):
-    """Images much larger than one FFT tile (K = 9 gives 40 x 40 tiles), odd sizes."""
-    shape = (97, 83)
+    """An image of several FFT tiles in both directions (K = 9: 152 x 152 tiles), odd sizes."""
+    from nublur.operators._basis_fft import BasisPlan
+
+    shape = (337, 301)
     field = nublur.BasisField(random_kernels(rng, 3, 9), smooth_mixing(rng, 3, shape))
+    assert min(BasisPlan(field.kernels, field.mixing, shape, np.float64, boundary).grid) > 1
     x = rng.random(shape)
     kernels = np.einsum("bhw,bkl->hwkl", field.mixing, field.kernels)
     np.testing.assert_allclose(nublur.blur(x, field, boundary=boundary),
@@ -52,6 +55,25 @@ def test_multi_tile_basis_matches_reference(boundary, rng):
     lhs = np.vdot(nublur.blur(x, field, boundary=boundary), y)
     rhs = np.vdot(x, nublur.blur_adjoint(y, field, boundary=boundary))
     assert abs(lhs - rhs) <= 1e-12 * abs(lhs)
+
+
+def test_plans_of_one_fft_size_share_workspaces_across_tile_sizes(rng):
+    """K = 21 and K = 9 both use 160-point FFT tiles (140 and 152 pixels of output) and the
+    same thread workspaces, interleaved: each forward still matches a float64 convolution and
+    each adjoint passes the dot test."""
+    import scipy.ndimage
+    from nublur.operators._basis_fft import BasisPlan
+
+    shape = (331, 307)
+    x, y = rng.random(shape), rng.random(shape)
+    psfs = [random_kernels(rng, 1, k)[0] for k in (21, 9, 21)]
+    plans = [BasisPlan(p[None], None, shape, np.float64, "reflect") for p in psfs]
+    assert {p.size for p in plans} == {160} and plans[0].tile != plans[1].tile
+    assert min(plans[0].grid) > 1 and min(plans[1].grid) > 1
+    for psf, plan in zip(psfs, plans):
+        v = plan.forward(x)
+        np.testing.assert_allclose(v, scipy.ndimage.convolve(x, psf, mode="reflect"), atol=1e-11)
+        assert abs(np.vdot(v, y) - np.vdot(x, plan.adjoint(y))) <= 1e-12 * abs(np.vdot(v, y))
 
 
 @pytest.mark.parametrize("threads", ["1", "2", "3"])

@@ -26,9 +26,8 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import scipy.fft
 
-from .._backend import TileFFT, fft_engine, kernel_spectra, num_threads
+from .._backend import TileFFT, fast_fft_size, fft_engine, kernel_spectra, num_threads
 from . import _basis_numba as nb
 from .boundaries import pad_adjoint, padding_indices
 
@@ -37,6 +36,7 @@ _POOL_LOCK = threading.Lock()
 _WORKSPACES: OrderedDict = OrderedDict()
 _WORKSPACE_LIMIT = 16
 _CHUNK_BYTES = 400 * 1024
+_WHOLE_MAX = 512  # largest single-tile FFT chosen to save samples (larger ones leave the cache)
 _PATIENT_PIXELS = 512 * 512  # FFTW_PATIENT (seconds of planning, once) pays off from here
 
 
@@ -49,30 +49,50 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-def tile_fft_size(kernel_size: int, image_shape) -> int:
-    """FFT tile size N: about 5 (K - 1) (measured best on 2 cores for K = 33), 5-smooth."""
+def tile_fft_size(kernel_size: int, image_shape, engine: str | None = None,
+                  num_basis: int = 1) -> int:
+    """FFT tile size N: tiles of about 5 (K - 1) and at least 160 (both measured best on 2
+    cores: K = 33 at 1024 x 1024; smaller tiles for small K spent 2-3x longer on per-tile
+    work), or one tile over the whole image where the busiest thread then transforms fewer
+    samples (threads take tile rows, or share the basis of a single tile) and it stays cache-sized
+    (N <= 512), each rounded up to a fast size for the engine (``fast_fft_size``)."""
     span = kernel_size - 1
-    target = max(5 * span, span + 32)
-    whole = max(image_shape) + span
-    return scipy.fft.next_fast_len(min(target, whole), real=True)
+    tiled = fast_fft_size(max(5 * span, 160), engine)
+    whole = fast_fft_size(max(image_shape) + span, engine)
+    if whole <= tiled:
+        return whole
+    if whole > _WHOLE_MAX:
+        return tiled
+    rows, cols = (-(-n // (tiled - span)) for n in image_shape)
+    threads = num_threads()
+    # transforms per thread: one forward and B inverse per tile (the adjoint mirrors it)
+    tiled_cost = (1 + num_basis) * rows * cols * tiled**2 / min(threads, rows)
+    whole_cost = (1 + -(-num_basis // threads)) * whole**2
+    return whole if whole_cost < tiled_cost else tiled
 
 
 class _Worker:
-    """One thread's FFT buffers and tile accumulator."""
+    """One thread's FFT buffers and tile accumulators (shared by all plans of its FFT size)."""
 
-    def __init__(self, size, tile, chunk, dtype, engine, patient):
+    def __init__(self, size, chunk, dtype, engine, patient):
         self.fft = TileFFT(size, chunk, dtype, engine, patient)
-        self.acc = np.empty((tile, tile), dtype=dtype)
+        self._accumulators: dict[int, np.ndarray] = {}
+
+    def accumulator(self, tile: int) -> np.ndarray:
+        acc = self._accumulators.get(tile)
+        if acc is None:
+            acc = self._accumulators[tile] = np.empty((tile, tile), dtype=self.fft.dtype)
+        return acc
 
 
-def _worker(size, tile, chunk, dtype, engine, patient, index) -> _Worker:
-    key = (size, tile, chunk, np.dtype(dtype).str, engine, patient, index)
+def _worker(size, chunk, dtype, engine, patient, index) -> _Worker:
+    key = (size, chunk, np.dtype(dtype).str, engine, patient, index)
     with _POOL_LOCK:
         ws = _WORKSPACES.get(key)
         if ws is not None:
             _WORKSPACES.move_to_end(key)
             return ws
-    ws = _Worker(size, tile, chunk, dtype, engine, patient)
+    ws = _Worker(size, chunk, dtype, engine, patient)
     with _POOL_LOCK:
         _WORKSPACES[key] = ws
         while len(_WORKSPACES) > _WORKSPACE_LIMIT * num_threads():
@@ -93,7 +113,9 @@ class BasisPlan:
         self.shape = tuple(image_shape)
         self.radius = kernels.shape[-1] // 2
         self.boundary = boundary
-        self.size = tile_fft_size(kernels.shape[-1], self.shape)
+        self.engine = fft_engine()
+        self.size = tile_fft_size(kernels.shape[-1], self.shape, self.engine,
+                                  kernels.shape[0])
         self.tile = self.size - 2 * self.radius
         self.num_basis = kernels.shape[0]
         plane = self.size * self.size * self.dtype.itemsize
@@ -102,7 +124,6 @@ class BasisPlan:
         if self.grid[0] < num_threads():  # threads share the basis (``_split``)
             chunks = max(chunks, min(num_threads(), self.num_basis))
         self.chunk = -(-self.num_basis // chunks)
-        self.engine = fft_engine()
         self.patient = self.shape[0] * self.shape[1] >= _PATIENT_PIXELS
         self.spectra = kernel_spectra(kernels, self.size, self.dtype)
         self.adjoint_spectra = kernel_spectra(kernels[:, ::-1, ::-1], self.size, self.dtype)
@@ -136,8 +157,7 @@ class BasisPlan:
             future.result()
 
     def _workspace(self, index) -> _Worker:
-        return _worker(self.size, self.tile, self.chunk, self.dtype, self.engine, self.patient,
-                       index)
+        return _worker(self.size, self.chunk, self.dtype, self.engine, self.patient, index)
 
     def _split(self):
         """Workers, each with all tile rows and a share of the basis chunks, when there are
@@ -165,7 +185,7 @@ class BasisPlan:
 
         def work(index, tile_rows, chunks, out):
             ws = self._workspace(index)
-            fft = ws.fft
+            fft, acc = ws.fft, ws.accumulator(self.tile)
             for ty in tile_rows:
                 for tx in range(self.grid[1]):
                     i0, j0 = ty * self.tile, tx * self.tile
@@ -175,8 +195,8 @@ class BasisPlan:
                     for n, (b0, count) in enumerate(chunks):
                         nb.spectral_products(held, self.spectra, b0, count, fft.spectrum)
                         blurred = fft.inverse(count)
-                        nb.mix_accumulate(blurred, block, b0, count, offset, ws.acc, n == 0)
-                    nb.store_tile(ws.acc, out, i0, j0)
+                        nb.mix_accumulate(blurred, block, b0, count, offset, acc, n == 0)
+                    nb.store_tile(acc, out, i0, j0)
 
         shares = self._split()
         if shares is not None:

@@ -73,19 +73,23 @@ class FiniteDifference:
         """Index of the sample before sample 0 under the boundary (-1: zero)."""
         return int(padding_indices(n, 1, self.boundary)[0])
 
+    def _along(self, index) -> tuple:
+        """``index`` (a slice or an int) along the differentiated axis, all of the other."""
+        return (index, slice(None)) if self.axis == 0 else (slice(None), index)
+
     def forward(self, u: np.ndarray) -> np.ndarray:
-        u = np.moveaxis(u, self.axis, 0)
         out = np.empty_like(u)
-        np.subtract(u[1:], u[:-1], out=out[1:])
-        p0 = self._first_previous(u.shape[0])
-        out[0] = u[0] - u[p0] if p0 >= 0 else u[0]
-        return np.moveaxis(out, 0, self.axis)
+        a = self._along
+        np.subtract(u[a(slice(1, None))], u[a(slice(None, -1))], out=out[a(slice(1, None))])
+        p0 = self._first_previous(u.shape[self.axis])
+        out[a(0)] = u[a(0)] - u[a(p0)] if p0 >= 0 else u[a(0)]
+        return out
 
     def adjoint(self, v: np.ndarray) -> np.ndarray:
-        v = np.moveaxis(v, self.axis, 0)
+        a = self._along
         out = v.copy()
-        out[:-1] -= v[1:]
-        p0 = self._first_previous(v.shape[0])
+        out[a(slice(None, -1))] -= v[a(slice(1, None))]
+        p0 = self._first_previous(v.shape[self.axis])
         if p0 >= 0:
-            out[p0] -= v[0]
-        return np.moveaxis(out, 0, self.axis)
+            out[a(p0)] -= v[a(0)]
+        return out

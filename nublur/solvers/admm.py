@@ -32,7 +32,6 @@ from ..fields import KernelField, LinearMotionField, UniformField
 from ..operators.blur import _apply_2d, as_field
 from ..operators.filtering import FiniteDifference, FilterOperator, gradient_filters
 from .inverse_filters import preconditioner_filters
-from .irc import irc
 from .lut import KERNEL_SIZE, LinearKernelLUT
 
 __all__ = ["admm_irc", "deconv_cg", "deconv_fft", "shrink", "objective", "DEFAULT_RHO"]
@@ -196,14 +195,22 @@ class _IRCUpdate:
                                  boundary=self.problem.boundary)
         return filters, responses * steps[:, None]
 
+    def start(self, problem: _Problem, y: np.ndarray) -> None:
+        """Sets the channel to solve: its problem and H^T y, which every x-update reuses."""
+        self.problem, self.y = problem, y
+        self.hty = problem.blur_t(y)
+
     def __call__(self, x, grad_targets):
+        """Algorithm 2.1 in the factored form (``irc`` with a preconditioner), on the normal
+        residual: sum_i k_i^T (c_i - k_i x) = H^T y + sqrt(rho) G^T t - A x with
+        A = H^T H + rho G^T G, so H^T y is computed once per image and the gradient
+        residuals never materialise; the iterates are those of ``irc``.
+        """
         p = self.problem
-        sr = np.sqrt(self.rho)
-        kernels = [p.blur] + [lambda v, g=g: sr * g.forward(v) for g in p.grads]
-        adjoints = [p.blur_t] + [lambda v, g=g: sr * g.adjoint(v) for g in p.grads]
-        x, _ = irc(x, [self.y] + grad_targets, kernels, num_iter=self.num_irc,
-                   damping=self.damping, kernel_adjoints=adjoints,
-                   preconditioner=self.precondition)
+        rhs = self.hty + np.sqrt(self.rho) * p.grad_t(grad_targets)
+        for _ in range(self.num_irc):
+            residual = rhs - p.blur_t(p.blur(x)) - self.rho * p.grad_t(p.grad(x))
+            x = x + self.damping * self.precondition(residual)
         return x
 
 
@@ -421,8 +428,7 @@ def admm_irc(image, psf, *, lam: float = 0.003, prior: str = "l1", num_admm: int
         problem = _Problem(field, y.shape, y.dtype, boundary)
         if update is None:
             update = _IRCUpdate(problem, rho, num_irc, support, filter_rho, lookup)
-        update.problem = problem
-        update.y = y
+        update.start(problem, y)
         outs.append(_admm(y, problem, lam, prior, num_admm, rho, update, callback, progress,
                           "admm-irc"))
     return _finish(outs, axis, channel_axis)
