@@ -295,3 +295,28 @@ def test_basis_mixing_equals_the_dense_label_mixing(rng):
         dense[labels[i, j, n], i, j] += weights[i, j, n]
     np.testing.assert_allclose(_basis_mixing(coeffs, labels, weights),
                                np.tensordot(coeffs.T, dense, axes=1), atol=1e-13)
+
+
+@pytest.mark.parametrize("field_kind", ["uniform", "linear"])
+def test_irc_x_update_equals_algorithm_2_1(field_kind, rng):
+    """The ADMM x-update iterates on the normal residual; its iterates must be those of
+    ``irc``'s factored form with the kernel set {H, sqrt(rho) g_1, sqrt(rho) g_2}."""
+    from nublur.solvers import admm
+
+    shape, rho = (40, 36), 0.1
+    if field_kind == "uniform":
+        field = nublur.UniformField(nublur.linear_kernel(7, 30, size=9))
+    else:
+        field = nublur.LinearMotionField(np.full(shape, 7.0) + rng.random(shape),
+                                         np.full(shape, 20.0) + 10 * rng.random(shape))
+    problem = admm._Problem(field, shape, np.float64, "reflect")
+    update = admm._IRCUpdate(problem, rho, 3, None, 1e-2)
+    y, x0 = rng.random(shape), rng.random(shape)
+    targets = [rng.standard_normal(shape), rng.standard_normal(shape)]
+    update.start(problem, y)
+    sr = np.sqrt(rho)
+    kernels = [problem.blur] + [lambda v, g=g: sr * g.forward(v) for g in problem.grads]
+    adjoints = [problem.blur_t] + [lambda v, g=g: sr * g.adjoint(v) for g in problem.grads]
+    expected, _ = nublur.irc(x0, [y] + targets, kernels, num_iter=3, damping=update.damping,
+                             kernel_adjoints=adjoints, preconditioner=update.precondition)
+    np.testing.assert_allclose(update(x0, targets), expected, rtol=0, atol=1e-9)

@@ -66,6 +66,11 @@ class _Problem:
     def grad_t(self, vs):
         return sum(g.adjoint(v) for g, v in zip(self.grads, vs))
 
+    def normal(self, x, weight: float):
+        """(H^T H + weight G^T G) x, the normal operator of eq. 5 (weight rho) and of the
+        quadratic eq. 16 (weight 2 lam)."""
+        return self.blur_t(self.blur(x)) + weight * self.grad_t(self.grad(x))
+
 
 def objective(x, y, problem: _Problem, lam: float, prior: str) -> float:
     """1/2 ||H x - y||^2 + lam sum_i ||g_i * x||_l (l = 1: sum of |.|; l = 0: count)."""
@@ -197,7 +202,7 @@ class _IRCUpdate:
 
     def start(self, problem: _Problem, y: np.ndarray) -> None:
         """Sets the channel to solve: its problem and H^T y, which every x-update reuses."""
-        self.problem, self.y = problem, y
+        self.problem = problem
         self.hty = problem.blur_t(y)
 
     def __call__(self, x, grad_targets):
@@ -209,7 +214,7 @@ class _IRCUpdate:
         p = self.problem
         rhs = self.hty + np.sqrt(self.rho) * p.grad_t(grad_targets)
         for _ in range(self.num_irc):
-            residual = rhs - p.blur_t(p.blur(x)) - self.rho * p.grad_t(p.grad(x))
+            residual = rhs - p.normal(x, self.rho)
             x = x + self.damping * self.precondition(residual)
         return x
 
@@ -262,7 +267,7 @@ def _power_estimate(problem: _Problem, step, rho: float, iters: int) -> float:
     v = np.random.default_rng(0).standard_normal(problem.shape)
     top, previous = 0.0, None
     for _ in range(iters):
-        a = problem.blur_t(problem.blur(v)) + rho * problem.grad_t(problem.grad(v))
+        a = problem.normal(v, rho)
         energy = float(np.vdot(a, v))  # ||v||_A^2
         if previous is not None:  # ||T v_prev||_A^2 = ||t_prev||^2 ||v||_A^2
             growth_sq = previous[1] ** 2 * energy / previous[0]
@@ -475,15 +480,12 @@ def deconv_cg(image, psf, lam: float = 0.003, *, prior: str = "l2", maxiter: int
         p = _Problem(field, y.shape, y.dtype, boundary)
         hty = p.blur_t(y)
         if prior == "l2":
-            def normal(v):
-                return p.blur_t(p.blur(v)) + 2 * lam * p.grad_t(p.grad(v))
-            outs.append(_cg_solve(normal, hty, y, maxiter, tol))
+            outs.append(_cg_solve(lambda v: p.normal(v, 2 * lam), hty, y, maxiter, tol))
             continue
 
         def update(x, targets):
             rhs = hty + np.sqrt(rho) * p.grad_t(targets)
-            return _cg_solve(lambda v: p.blur_t(p.blur(v)) + rho * p.grad_t(p.grad(v)), rhs,
-                             x, maxiter, tol)
+            return _cg_solve(lambda v: p.normal(v, rho), rhs, x, maxiter, tol)
         outs.append(_admm(y, p, lam, prior, num_admm, rho, update, callback, progress,
                           "admm-cg"))
     return _finish(outs, axis, channel_axis)
