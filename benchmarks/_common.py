@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from scipy.ndimage import gaussian_filter
 from scipy.signal import fftconvolve
 
 import nublur
+from nublur.solvers import admm
 
 
 def best_time(fn, repeat: int = 3, warmup: int = 1) -> float:
@@ -102,3 +104,24 @@ def print_table(title, header, rows):
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+
+
+@contextlib.contextmanager
+def counting_blurs(counter: list):
+    """Inside the block, add to ``counter`` = [pixels, seconds] the pixels that the ADMM
+    problem's H and H^T are applied to and the wall time they take."""
+    saved = admm._Problem.blur, admm._Problem.blur_t
+
+    def wrap(apply):
+        def counted(self, x):
+            t0 = time.perf_counter()
+            out = apply(self, x)
+            counter[0] += x.size
+            counter[1] += time.perf_counter() - t0
+            return out
+        return counted
+    admm._Problem.blur, admm._Problem.blur_t = map(wrap, saved)
+    try:
+        yield
+    finally:
+        admm._Problem.blur, admm._Problem.blur_t = saved

@@ -10,6 +10,11 @@ IRC runs with 2 (001's setting) and 4 IRC steps per x-update. Every run gets a f
 object, so each pays for its own gather table; a small warm-up run first keeps JIT
 compilation out of the times.
 
+The last table counts applications of the gather H or its adjoint per image (in whole-image
+units) and the time IRC spends in them: each IRC step needs one H^T H for its residual, so
+CG's whole time over IRC's time in H and H^T bounds IRC's speed-up over CG from above, however
+cheap its filters are made.
+
 Run: python benchmarks/bench_nonuniform.py [--size 256]
 """
 
@@ -26,7 +31,7 @@ from skimage.transform import resize
 from skimage.util import img_as_float
 
 import nublur
-from _common import print_table
+from _common import counting_blurs, print_table
 from nublur.metrics import psnr
 
 LAM = 0.003
@@ -51,6 +56,7 @@ def main(argv=None):
     nublur.deconv_cg(np.random.default_rng(1).random((48, 48)), warm, LAM, prior="l1", num_admm=1)
     rows = []
     totals = {key: [] for key in ("blurry", "irc2", "irc4", "cg", "t_irc2", "t_irc4", "t_cg")}
+    applied = {key: [0, 0.0] for key in ("irc2", "irc4", "cg")}
     for name, image in images.items():
         truth = resize(image, (args.size, args.size), anti_aliasing=True)
         length, angle = smooth_motion(rng, truth.shape)
@@ -61,9 +67,10 @@ def main(argv=None):
                          ("irc4", lambda f: nublur.admm_irc(y, f, lam=LAM, num_irc=4)),
                          ("cg", lambda f: nublur.deconv_cg(y, f, LAM, prior="l1"))):
             fresh = nublur.LinearMotionField(length, angle)  # each builds its own gather table
-            t0 = time.perf_counter()
-            estimate = run(fresh)
-            totals["t_" + key].append(time.perf_counter() - t0)
+            with counting_blurs(applied[key]):
+                t0 = time.perf_counter()
+                estimate = run(fresh)
+                totals["t_" + key].append(time.perf_counter() - t0)
             totals[key].append(psnr(estimate, truth))
         totals["blurry"].append(psnr(y, truth))
         rows.append(_row(name, totals, -1))
@@ -72,6 +79,15 @@ def main(argv=None):
                 f"lam {LAM}: PSNR dB and seconds",
                 ["image", "blurry", "NU-IRC(2)", "NU-IRC(4)", "NU-CG", "IRC(2) s", "IRC(4) s",
                  "CG s", "speed-up (2)", "speed-up (4)"], rows)
+    rows = []
+    for key, name in (("irc2", "IRC(2)"), ("irc4", "IRC(4)"), ("cg", "CG")):
+        pixels, seconds = applied[key]
+        rows.append((name, f"{pixels / len(images) / args.size ** 2:.0f}",
+                     f"{seconds / len(images):.2f}",
+                     "-" if key == "cg" else f"{sum(totals['t_cg']) / seconds:.1f}x"))
+    print_table("H and H^T per image: applications (whole-image units), seconds, and CG's whole "
+                "time over that (IRC's speed-up if all else were free)",
+                ["method", "applications", "s in H, H^T", "bound on speed-up"], rows)
 
 
 def _row(name, totals, i):

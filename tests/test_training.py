@@ -64,6 +64,32 @@ def test_training_resumes_and_exports(tmp_path):
     for name in ("m.onnx", "m_int8.onnx"):
         field = nublur.estimators.load_estimator(tmp_path / name).estimate(image)
         assert field.num_basis == 3
+    assert card["training"]["stages"] == [
+        {"config": load_config(tmp_path / "c.json"), "from_step": 0, "to_step": 4}]
     with pytest.raises(ValueError, match="unknown config keys"):
         (tmp_path / "bad.json").write_text(json.dumps({"epochs": 3}))
         load_config(tmp_path / "bad.json")
+
+
+def test_new_stage_starts_from_init_checkpoint(tmp_path):
+    from training_torch.export import export
+    from training_torch.train import load_config, train
+
+    first = {"out": str(tmp_path / "a"), "steps": 3, "batch": 2, "crop": 32, "workers": 0,
+             "width": 4, "checkpoint_every": 1, "num_basis": 3}
+    (tmp_path / "a.json").write_text(json.dumps(first))
+    start = train(load_config(tmp_path / "a.json"))
+    second = dict(first, out=str(tmp_path / "b"), crop=48, lr=1e-5, steps=3,
+                  init_checkpoint=str(start))
+    (tmp_path / "b.json").write_text(json.dumps(second))
+    unchanged = torch.load(train(load_config(tmp_path / "b.json")), map_location="cpu")
+    initial = torch.load(start, map_location="cpu")
+    for name, value in initial["model"].items():  # no step to take: the weights are the init's
+        torch.testing.assert_close(unchanged["model"][name], value, rtol=0, atol=0)
+    (tmp_path / "b.json").write_text(json.dumps(dict(second, steps=5)))
+    state = torch.load(train(load_config(tmp_path / "b.json")), map_location="cpu")
+    assert state["step"] == 5
+    assert [(s["from_step"], s["to_step"], s["config"]["crop"]) for s in state["stages"]] == [
+        (0, 3, 32), (3, 5, 48)]
+    card = export(tmp_path / "b" / "last.pt", tmp_path / "m.onnx")
+    assert card["training"]["steps"] == 5 and card["training"]["stages"] == state["stages"]

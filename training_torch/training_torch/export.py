@@ -136,8 +136,11 @@ def _network_inputs(seed, count, size, gamma):
 
 
 def write_card(out: Path, model, state, worst, log: Path) -> dict:
-    config_path = Path(log).with_name("config.json")
-    config = json.loads(config_path.read_text()) if config_path.exists() else {}
+    stages = state.get("stages")
+    if not stages:  # a checkpoint from before stages were recorded: one stage, its run's config
+        config_path = Path(log).with_name("config.json")
+        config = json.loads(config_path.read_text()) if config_path.exists() else {}
+        stages = [{"config": config, "from_step": 0, "to_step": int(state["step"])}]
     card = {
         "name": out.stem,
         "architecture": "BasisKPN (000: U-Net encoder, mixing decoder with softmax over B, "
@@ -154,7 +157,7 @@ def write_card(out: Path, model, state, worst, log: Path) -> dict:
         "training": {"data": "nublur.synth SyntheticDataset('segments'): dead leaves and "
                      "Kodak24/BSD68 crops, segment-wise Boracchi-Foi camera shake, HSV-value "
                      "saturation augmentation, 1% Gaussian noise, gamma 2.2, 8-bit",
-                     "steps": int(state["step"]), "config": config,
+                     "steps": int(state["step"]), "stages": stages,
                      "losses": "reblur (000 eq. 5) + kernel (eq. 6; L2 then L1)"},
         "onnx_vs_torch_max_abs_diff": worst,
         "metrics": {},

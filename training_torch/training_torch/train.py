@@ -4,8 +4,11 @@ The config (JSON) sets: out (checkpoint folder), steps, batch, crop, lr, width, 
 workers, seed, l1_from (step from which the kernel loss switches from L2 to L1, 000 section
 5.2), checkpoint_every, image_folders, device ("cpu", "cuda" or "auto"), lr_decay_from and
 lr_half_life (from step lr_decay_from the learning rate halves every lr_half_life steps; None
-keeps it constant). Training resumes from
-``out/last.pt`` when it exists; losses are appended to ``out/log.csv``.
+keeps it constant) and init_checkpoint. Training resumes from ``out/last.pt`` when it exists;
+otherwise, with init_checkpoint, a new stage starts from that checkpoint's weights and step
+(fresh optimizer state: fine-tuning with another crop or learning rate). Checkpoints keep the
+list of stages (config, first and last step) that produced them, which the model card
+records. Losses are appended to ``out/log.csv``.
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from .model import BasisKPN, parameter_count
 DEFAULTS = {"out": "runs/kpn", "steps": 2000, "batch": 4, "crop": 128, "lr": 2e-4,
             "width": 32, "num_basis": 25, "workers": 2, "seed": 0, "l1_from": 1000,
             "checkpoint_every": 100, "image_folders": [], "device": "auto", "gamma": 2.2,
-            "max_minutes": None, "lr_decay_from": None, "lr_half_life": 2000}
+            "max_minutes": None, "lr_decay_from": None, "lr_half_life": 2000,
+            "init_checkpoint": None}
 
 
 def load_config(path) -> dict:
@@ -54,14 +58,25 @@ def train(config: dict) -> Path:
         else config["device"]
     torch.manual_seed(config["seed"])
     model, optimizer = build(config)
-    step = 0
+    step, earlier_stages = 0, []
     last = out / "last.pt"
     if last.exists():
         state = torch.load(last, map_location="cpu")
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
+        stages = state.get("stages", [])
+        earlier_stages = stages[:-1]
+        first_step = stages[-1]["from_step"] if stages else 0
         print(f"resumed from {last} at step {step}")
+    elif config["init_checkpoint"]:
+        state = torch.load(config["init_checkpoint"], map_location="cpu")
+        model.load_state_dict(state["model"])
+        step = first_step = state["step"]
+        earlier_stages = state.get("stages", [])
+        print(f"new stage from {config['init_checkpoint']} at step {step}")
+    else:
+        first_step = 0
     model.to(device)
     write_json(out / "config.json", config, indent=1)
     data = KernelFieldPairs(config["crop"], config["seed"], image_folders=config["image_folders"],
@@ -70,12 +85,16 @@ def train(config: dict) -> Path:
     loader = DataLoader(torch.utils.data.Subset(data, range(step * config["batch"], len(data))),
                         batch_size=config["batch"], num_workers=config["workers"],
                         persistent_workers=config["workers"] > 0)
+    new_log = not (out / "log.csv").exists()
     log = open(out / "log.csv", "a", newline="")
     writer = csv.writer(log)
-    if step == 0:
+    if new_log:
         writer.writerow(["step", "reblur", "kernel", "p", "seconds"])
     start = time.time()
     print(f"BasisKPN, {parameter_count(model)} parameters, on {device}")
+    def stages():
+        return earlier_stages + [{"config": config, "from_step": first_step, "to_step": step}]
+
     for batch in loader:
         if step >= config["steps"] or (config["max_minutes"] and
                                        time.time() - start > 60 * config["max_minutes"]):
@@ -97,8 +116,8 @@ def train(config: dict) -> Path:
                          f"{time.time() - start:.1f}"])
         if step % config["checkpoint_every"] == 0:
             log.flush()
-            save_checkpoint(last, model, optimizer, step)
-    save_checkpoint(last, model, optimizer, step)
+            save_checkpoint(last, model, optimizer, step, stages())
+    save_checkpoint(last, model, optimizer, step, stages())
     log.close()
     print(f"stopped at step {step}; checkpoint {last}")
     return last
@@ -117,9 +136,10 @@ def set_learning_rate(optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def save_checkpoint(path: Path, model, optimizer, step: int) -> None:
+def save_checkpoint(path: Path, model, optimizer, step: int, stages: list) -> None:
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-             "num_basis": model.num_basis, "width": model.enc[0][0].out_channels}
+             "num_basis": model.num_basis, "width": model.enc[0][0].out_channels,
+             "stages": stages}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
