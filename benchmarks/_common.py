@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -106,18 +107,24 @@ def print_table(title, header, rows):
         print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
 
 
+@dataclasses.dataclass
+class OperatorWork:
+    """Pixels that H and H^T were applied to, and the wall time they took."""
+    pixels: int = 0
+    seconds: float = 0.0
+
+
 @contextlib.contextmanager
-def counting_blurs(counter: list):
-    """Inside the block, add to ``counter`` = [pixels, seconds] the pixels that the ADMM
-    problem's H and H^T are applied to and the wall time they take."""
+def counting_blurs(work: OperatorWork):
+    """Inside the block, add the ADMM problem's H and H^T applications to ``work``."""
     saved = admm._Problem.blur, admm._Problem.blur_t
 
     def wrap(apply):
         def counted(self, x):
             t0 = time.perf_counter()
             out = apply(self, x)
-            counter[0] += x.size
-            counter[1] += time.perf_counter() - t0
+            work.pixels += x.size
+            work.seconds += time.perf_counter() - t0
             return out
         return counted
     admm._Problem.blur, admm._Problem.blur_t = map(wrap, saved)

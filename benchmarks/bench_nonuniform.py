@@ -31,7 +31,7 @@ from skimage.transform import resize
 from skimage.util import img_as_float
 
 import nublur
-from _common import counting_blurs, print_table
+from _common import OperatorWork, counting_blurs, print_table
 from nublur.metrics import psnr
 
 LAM = 0.003
@@ -56,7 +56,7 @@ def main(argv=None):
     nublur.deconv_cg(np.random.default_rng(1).random((48, 48)), warm, LAM, prior="l1", num_admm=1)
     rows = []
     totals = {key: [] for key in ("blurry", "irc2", "irc4", "cg", "t_irc2", "t_irc4", "t_cg")}
-    applied = {key: [0, 0.0] for key in ("irc2", "irc4", "cg")}
+    applied = {key: OperatorWork() for key in ("irc2", "irc4", "cg")}
     for name, image in images.items():
         truth = resize(image, (args.size, args.size), anti_aliasing=True)
         length, angle = smooth_motion(rng, truth.shape)
@@ -81,7 +81,7 @@ def main(argv=None):
                  "CG s", "speed-up (2)", "speed-up (4)"], rows)
     rows = []
     for key, name in (("irc2", "IRC(2)"), ("irc4", "IRC(4)"), ("cg", "CG")):
-        pixels, seconds = applied[key]
+        pixels, seconds = applied[key].pixels, applied[key].seconds
         rows.append((name, f"{pixels / len(images) / args.size ** 2:.0f}",
                      f"{seconds / len(images):.2f}",
                      "-" if key == "cg" else f"{sum(totals['t_cg']) / seconds:.1f}x"))

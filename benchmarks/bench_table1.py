@@ -28,7 +28,7 @@ import imageio.v3 as iio
 import numpy as np
 
 import nublur
-from _common import counting_blurs, load_levin, print_table, shared_data
+from _common import OperatorWork, counting_blurs, load_levin, print_table, shared_data
 from nublur.metrics import psnr
 
 SIGMA = 0.01
@@ -60,7 +60,7 @@ def main(argv=None):
     solvers = methods()
     psnrs = {name: np.zeros((len(files), 8)) for name in solvers}
     times = {name: 0.0 for name in solvers}
-    blurs = {name: [0, 0.0] for name in solvers}
+    blurs = {name: OperatorWork() for name in solvers}
     blurry = np.zeros((len(files), 8))
     n = args.size
     for i, path in enumerate(files):
@@ -85,7 +85,7 @@ def main(argv=None):
     rows = [["blurry"] + [f"{v:.2f}" for v in blurry.mean(0)]
             + [f"{blurry.mean():.2f}", "-", "-", "-"]]
     for name in solvers:
-        applied, spent = blurs[name][0] / count / n ** 2, blurs[name][1] / count
+        applied, spent = blurs[name].pixels / count / n ** 2, blurs[name].seconds / count
         rows.append([name] + [f"{v:.2f}" for v in psnrs[name].mean(0)]
                     + [f"{psnrs[name].mean():.2f}", f"{times[name] / count:.3f}"]
                     + ([f"{applied:.0f}", f"{spent:.3f}"] if applied else ["-", "-"]))
@@ -97,8 +97,8 @@ def main(argv=None):
           f"{times['CG'] / times['IRC (4 steps)']:.1f}x; FFT - FFT-nopad: "
           f"{psnrs['FFT'].mean() - psnrs['FFT-nopad'].mean():+.2f} dB")
     irc_blurs = blurs["IRC (2 steps)"]
-    print(f"CG applies H or H^T {blurs['CG'][0] / irc_blurs[0]:.1f}x as often as IRC(2); CG's "
-          f"whole time is {times['CG'] / irc_blurs[1]:.1f}x the time IRC(2) spends in H and "
+    print(f"CG applies H or H^T {blurs['CG'].pixels / irc_blurs.pixels:.1f}x as often as IRC(2); CG's "
+          f"whole time is {times['CG'] / irc_blurs.seconds:.1f}x the time IRC(2) spends in H and "
           "H^T alone: its speed-up if its filters and the rest cost nothing")
 
 

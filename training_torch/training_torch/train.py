@@ -58,25 +58,22 @@ def train(config: dict) -> Path:
         else config["device"]
     torch.manual_seed(config["seed"])
     model, optimizer = build(config)
-    step, earlier_stages = 0, []
+    step, first_step, earlier_stages = 0, 0, []
     last = out / "last.pt"
-    if last.exists():
-        state = torch.load(last, map_location="cpu")
+    start_from = last if last.exists() else config["init_checkpoint"]
+    if start_from:
+        state = torch.load(start_from, map_location="cpu")
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
         step = state["step"]
         stages = state.get("stages", [])
-        earlier_stages = stages[:-1]
-        first_step = stages[-1]["from_step"] if stages else 0
-        print(f"resumed from {last} at step {step}")
-    elif config["init_checkpoint"]:
-        state = torch.load(config["init_checkpoint"], map_location="cpu")
-        model.load_state_dict(state["model"])
-        step = first_step = state["step"]
-        earlier_stages = state.get("stages", [])
-        print(f"new stage from {config['init_checkpoint']} at step {step}")
-    else:
-        first_step = 0
+        if start_from == last:  # the same stage goes on
+            optimizer.load_state_dict(state["optimizer"])
+            earlier_stages = stages[:-1]
+            first_step = stages[-1]["from_step"] if stages else 0
+        else:  # a new stage, fresh optimizer state
+            earlier_stages, first_step = stages, step
+        print(f"{'resumed' if start_from == last else 'new stage'} from {start_from} "
+              f"at step {step}")
     model.to(device)
     write_json(out / "config.json", config, indent=1)
     data = KernelFieldPairs(config["crop"], config["seed"], image_folders=config["image_folders"],
@@ -92,6 +89,7 @@ def train(config: dict) -> Path:
         writer.writerow(["step", "reblur", "kernel", "p", "seconds"])
     start = time.time()
     print(f"BasisKPN, {parameter_count(model)} parameters, on {device}")
+
     def stages():
         return earlier_stages + [{"config": config, "from_step": first_step, "to_step": step}]
 
