@@ -102,7 +102,7 @@ def timing(estimator):
             t0 = time.perf_counter()
             estimator.estimate(image)
             times.append(time.perf_counter() - t0)
-        out.append((f"{n}x{n}", f"{min(times):.2f}"))
+        out.append((f"{n}x{n}", round(min(times), 3)))
     return out
 
 
@@ -148,7 +148,7 @@ def main(argv=None):
                                 ("median error ratio", "{:.2f}")))])
     print_table("Estimator CPU inference (2 threads, CPU provider, best of 3), seconds",
                 ["size", *names],
-                [(size, *(dict(r[2])[size] for r in results)) for size, _ in results[0][2]])
+                [(size, *(f"{dict(r[2])[size]:.2f}" for r in results)) for size, _ in results[0][2]])
     if args.update_card:
         for estimator, (s, lv, times) in zip(estimators, results):
             write_metrics(estimator, args.images, s, lv, times)

@@ -6,8 +6,8 @@ multiples of 16), checks ONNX Runtime against torch (max abs difference <= 1e-4 
 and writes the model card (JSON, same stem) with the sha256 of the file. Unless ``--no-int8``,
 it also writes ``<stem>_int8.onnx``: the U-Net convolutions quantised to int8 (ONNX Runtime
 static QDQ quantisation, per-channel weights, min-max activation ranges calibrated on
-synthetic images from a seed used neither in training nor in evaluation; the kernel head stays
-float32), checked against the float32 file on other synthetic images, with its own card.
+synthetic images from a seed used neither in training nor in evaluation; the kernel head and
+the mixing logits stay float32), checked against the float32 file on other synthetic images, with its own card.
 """
 
 from __future__ import annotations
@@ -85,8 +85,10 @@ def quantize_int8(float_model, *, calibration_images=16, size=256) -> dict:
     float_model = Path(float_model)
     card = json.loads(float_model.with_suffix(".json").read_text())
     out = int8_path(float_model)
-    head = [n.name for n in onnx.load(str(float_model)).graph.node
-            if n.name.startswith("/kernel_")]
+    # The kernel head and the mixing logits stay float32: the logits span thousands, and
+    # uint8 steps that coarse tie them, which turns a confident mixing into a uniform one.
+    float32_nodes = [n.name for n in onnx.load(str(float_model)).graph.node
+                     if n.name.startswith(("/kernel_", "/mix_out/"))]
 
     class Reader(CalibrationDataReader):
         def __init__(self):
@@ -100,11 +102,13 @@ def quantize_int8(float_model, *, calibration_images=16, size=256) -> dict:
     quantize_static(str(float_model), str(staged), Reader(), quant_format=QuantFormat.QDQ,
                     per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8, op_types_to_quantize=["Conv"],
-                    nodes_to_exclude=head)
+                    nodes_to_exclude=float32_nodes)
     sessions = [ort.InferenceSession(str(p), providers=["CPUExecutionProvider"])
                 for p in (float_model, staged)]
     diff = {"mixing_mean_abs": 0.0, "kernels_max_abs": 0.0}
-    for feed in _network_inputs(CHECK_SEED, 4, size, card["input"]["gamma"]):
+    checks = [(4, size), (4, 96)]  # small images too: their borders weigh more
+    for feed in (f for n, side in checks
+                 for f in _network_inputs(CHECK_SEED, n, side, card["input"]["gamma"])):
         (k32, m32), (k8, m8) = (s.run(None, feed) for s in sessions)
         diff["mixing_mean_abs"] = max(diff["mixing_mean_abs"], float(np.abs(m8 - m32).mean()))
         diff["kernels_max_abs"] = max(diff["kernels_max_abs"], float(np.abs(k8 - k32).max()))
@@ -116,12 +120,15 @@ def quantize_int8(float_model, *, calibration_images=16, size=256) -> dict:
     card.pop("onnx_vs_torch_max_abs_diff", None)
     card["quantization"] = {
         "method": "ONNX Runtime static QDQ: Conv weights int8 per channel, activations uint8 "
-                  "(min-max calibration); kernel head (Gemm, ConvTranspose) kept float32",
+                  "(min-max calibration); kernel head (Gemm, ConvTranspose) and the mixing "
+                  "logits (mix_out) kept float32",
         "calibration": f"{calibration_images} synthetic images {size}x{size}, "
                        f"SyntheticDataset('segments', seed={CALIBRATION_SEED})",
         "float32_model": {"file": float_model.name,
                           "sha256": hashlib.sha256(float_model.read_bytes()).hexdigest()},
-        "int8_vs_float32": {**diff, "images": f"4 synthetic, seed {CHECK_SEED}"}}
+        "int8_vs_float32": {**diff, "images": " + ".join(f"{n} synthetic {side}x{side}"
+                                                          for n, side in checks)
+                            + f", seed {CHECK_SEED}"}}
     write_json(out.with_suffix(".json"), card, indent=1)
     return card
 
