@@ -6,12 +6,14 @@ card is refused. Images of any size are padded (reflect) to the model's multiple
 than ``max_side`` are estimated at reduced scale: the mixing maps are upsampled to full
 resolution and the kernels magnified by the scale factor (bilinear, renormalised), so the
 field's kernels grow to about 33 / scale pixels. Memory: the network runs on at most
-``max_side``^2 pixels (about 1 GB at 1024 x 768 for the 4.7 M-parameter model), and the
-returned field holds B mixing maps at full resolution (25 x 12 M x 4 B = 1.2 GB at 12 MP).
+``max_side``^2 pixels (peak process memory 0.95 GB int8 / 1.4 GB float32 at 1024 x 1024),
+and the returned field holds B mixing maps at full resolution (25 x 12 M x 4 B = 1.2 GB at
+12 MP).
 
 The shipped model comes in two precisions: float32 (the exported network) and its int8 twin
-(U-Net convolutions quantised, kernel head float32; about 1.6x faster on CPUs with AVX-512
-VNNI, held-out accuracy within 0.1 dB; both measured in ``benchmarks/bench_estimator.py``).
+(U-Net convolutions quantised, kernel head and mixing logits float32; about 1.5x faster on
+2 CPU cores, held-out accuracy within 0.05 dB; both measured in
+``benchmarks/bench_estimator.py``).
 ``load_estimator("kpn")`` takes int8 on the CPU and float32 with the CUDA provider.
 """
 
