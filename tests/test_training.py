@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "training_torch"))
 
 import nublur  # noqa: E402
@@ -60,6 +61,12 @@ def test_training_resumes_and_exports(tmp_path):
     assert int8["quantization"]["float32_model"]["sha256"] == card["sha256"]
     assert int8["sha256"] != card["sha256"]
     assert not list(tmp_path.glob(".*"))  # no staged or temporary file left behind
+    graph = onnx.load(str(tmp_path / "m_int8.onnx")).graph
+    producer = {out: node.op_type for node in graph.node for out in node.output}
+    weight_source = {node.name: producer.get(node.input[1]) for node in graph.node
+                     if node.op_type == "Conv" and not node.name.startswith("/kernel_")}
+    assert weight_source.pop("/mix_out/Conv") is None  # the mixing logits stay float32
+    assert set(weight_source.values()) == {"DequantizeLinear"}  # the U-Net runs in int8
     image = np.random.default_rng(0).random((30, 40, 3))
     for name in ("m.onnx", "m_int8.onnx"):
         field = nublur.estimators.load_estimator(tmp_path / name).estimate(image)
