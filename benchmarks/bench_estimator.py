@@ -10,10 +10,15 @@
    shift); fraction of images with ratio <= 3.
 3. CPU inference time of the estimator at 512x512 and 1024x1024 (best of 3).
 
+Checkpoints are chosen on a validation set, seed 5000 (20 images), never on the held-out one:
+``python -m training_torch.export --checkpoint runs/X/last.pt --out /tmp/x.onnx --no-int8``,
+then ``python benchmarks/bench_estimator.py --model /tmp/x.onnx --seed 5000 --images 20
+--skip-levin --skip-timing``.
+
 The shipped model is evaluated in both precisions (float32 and its int8 twin), side by side.
 
 Run: python benchmarks/bench_estimator.py [--model kpn|PATH.onnx] [--precision float32 int8]
-[--images 50] [--update-card]
+[--images 50] [--seed 999] [--update-card] [--skip-levin] [--skip-timing]
 """
 
 from __future__ import annotations
@@ -53,8 +58,11 @@ def kernels_same_size(a, b):
     return pad(a), pad(b)
 
 
-def synthetic(estimator, count):
-    ds = synth.SyntheticDataset("segments", size=256, seed=999, noise=0.01)
+HELD_OUT_SEED = 999
+
+
+def synthetic(estimator, count, seed=HELD_OUT_SEED):
+    ds = synth.SyntheticDataset("segments", size=256, seed=seed, noise=0.01)
     rng = np.random.default_rng(0)
     rows = {k: [] for k in ("kernel_l1", "reblur", "blurry", "rl_est", "rl_true")}
     for i in range(count):
@@ -114,8 +122,14 @@ def main(argv=None):
     parser.add_argument("--images", type=int, default=50)
     parser.add_argument("--update-card", action="store_true",
                         help="store the measured figures in each model card's 'metrics'")
+    parser.add_argument("--seed", type=int, default=HELD_OUT_SEED,
+                        help=f"synthetic set: {HELD_OUT_SEED} held out, 5000 for validation")
     parser.add_argument("--skip-levin", action="store_true")
+    parser.add_argument("--skip-timing", action="store_true")
     args = parser.parse_args(argv)
+    if args.update_card and (args.seed != HELD_OUT_SEED or args.skip_timing):
+        parser.error(f"--update-card records the held-out set (seed {HELD_OUT_SEED}) and "
+                     "the timing")
     estimators = ([load_estimator(args.model)] if args.model != "kpn" else
                   [load_estimator("kpn", precision=p, providers=["CPUExecutionProvider"])
                    for p in args.precision])
@@ -125,11 +139,13 @@ def main(argv=None):
           f"{card['training']['steps']} training steps")
     results = []
     for estimator in estimators:
-        s = synthetic(estimator, args.images)
+        s = synthetic(estimator, args.images, args.seed)
         lv = None if args.skip_levin else levin(estimator)
-        results.append((s, lv, timing(estimator)))
+        results.append((s, lv, None if args.skip_timing else timing(estimator)))
     header = ["metric", *names]
-    print_table(f"Held-out synthetic set ({args.images} images 256x256, seed 999, 1% noise)",
+    kind = "Held-out" if args.seed == HELD_OUT_SEED else "Validation"
+    print_table(f"{kind} synthetic set ({args.images} images 256x256, seed {args.seed}, "
+                "1% noise)",
                 header,
                 [(label, *(fmt.format(r[0][key]) for r in results)) for label, key, fmt in (
                     ("kernel L1 after centroid alignment (0 = exact, 2 = disjoint)",
@@ -146,9 +162,10 @@ def main(argv=None):
                      enumerate((("mean PSNR up to shift (dB)", "{:.2f}"),
                                 ("fraction with error ratio <= 3", "{:.2f}"),
                                 ("median error ratio", "{:.2f}")))])
-    print_table("Estimator CPU inference (2 threads, CPU provider, best of 3), seconds",
-                ["size", *names],
-                [(size, *(f"{dict(r[2])[size]:.2f}" for r in results)) for size, _ in results[0][2]])
+    if not args.skip_timing:
+        print_table("Estimator CPU inference (2 threads, CPU provider, best of 3), seconds",
+                    ["size", *names], [(size, *(f"{dict(r[2])[size]:.2f}" for r in results))
+                                       for size, _ in results[0][2]])
     if args.update_card:
         for estimator, (s, lv, times) in zip(estimators, results):
             write_metrics(estimator, args.images, s, lv, times)
@@ -158,7 +175,7 @@ def write_metrics(estimator, images, s, lv, times):
     card_path = estimator.path.with_suffix(".json")
     card = json.loads(card_path.read_text())
     card["metrics"] = {
-        "heldout_synthetic": {"images": images, "seed": 999, "size": 256,
+        "heldout_synthetic": {"images": images, "seed": HELD_OUT_SEED, "size": 256,
                               "noise": 0.01, **{k: round(v, 4) for k, v in s.items()}},
         "levin2009_blind": None if lv is None else
         {"mean_psnr_up_to_shift": round(lv[0], 3), "fraction_error_ratio_le_3": lv[1],
