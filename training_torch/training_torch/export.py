@@ -7,7 +7,8 @@ and writes the model card (JSON, same stem) with the sha256 of the file. Unless 
 it also writes ``<stem>_int8.onnx``: the U-Net convolutions quantised to int8 (ONNX Runtime
 static QDQ quantisation, per-channel weights, min-max activation ranges calibrated on
 synthetic images from a seed used neither in training nor in evaluation; the kernel head and
-the mixing logits stay float32), checked against the float32 file on other synthetic images, with its own card.
+the mixing logits stay float32), checked against the float32 file on other synthetic images,
+with its own card.
 """
 
 from __future__ import annotations
