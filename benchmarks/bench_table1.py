@@ -97,8 +97,8 @@ def main(argv=None):
           f"{times['CG'] / times['IRC (4 steps)']:.1f}x; FFT - FFT-nopad: "
           f"{psnrs['FFT'].mean() - psnrs['FFT-nopad'].mean():+.2f} dB")
     irc_blurs = blurs["IRC (2 steps)"]
-    print(f"CG applies H or H^T {blurs['CG'].pixels / irc_blurs.pixels:.1f}x as often as IRC(2); CG's "
-          f"whole time is {times['CG'] / irc_blurs.seconds:.1f}x the time IRC(2) spends in H and "
+    print(f"CG applies H or H^T {blurs['CG'].pixels / irc_blurs.pixels:.1f}x as often as "
+          f"IRC(2); CG's whole time is {times['CG'] / irc_blurs.seconds:.1f}x the time IRC(2) spends in H and "
           "H^T alone: its speed-up if its filters and the rest cost nothing")
 
 

@@ -60,19 +60,20 @@ def train(config: dict) -> Path:
     model, optimizer = build(config)
     step, first_step, earlier_stages = 0, 0, []
     last = out / "last.pt"
-    start_from = last if last.exists() else config["init_checkpoint"]
+    resuming = last.exists()
+    start_from = last if resuming else config["init_checkpoint"]
     if start_from:
         state = torch.load(start_from, map_location="cpu")
         model.load_state_dict(state["model"])
         step = state["step"]
         stages = state.get("stages", [])
-        if start_from == last:  # the same stage goes on
+        if resuming:  # the same stage goes on
             optimizer.load_state_dict(state["optimizer"])
             earlier_stages = stages[:-1]
             first_step = stages[-1]["from_step"] if stages else 0
         else:  # a new stage, fresh optimizer state
             earlier_stages, first_step = stages, step
-        print(f"{'resumed' if start_from == last else 'new stage'} from {start_from} "
+        print(f"{'resumed' if resuming else 'new stage'} from {start_from} "
               f"at step {step}")
     model.to(device)
     write_json(out / "config.json", config, indent=1)
