@@ -4,19 +4,19 @@ Kernels are PSFs gathered at the output pixel: v(i) = sum_q k_i(q) u(i - q).
 """
 
 from ._backend import fft_engine, set_fft_engine
-from .fields import (BasisField, DenseField, KernelField, LinearMotionField, UniformField,
-                     mask_first_operator)
+from .fields import (BasisField, DenseField, GridField, KernelField, LinearMotionField,
+                     UniformField)
 from . import estimators, fieldio, metrics, synth, viz
 from .kernels import camera_shake_kernel, camera_shake_trajectory, linear_kernel
-from .operators import (BlurOperator, blur, blur_adjoint, camera_response, smooth_clip,
-                        smooth_clip_derivative)
+from .operators import (BlurOperator, blur, blur_adjoint, camera_response, mask_first_operator,
+                        smooth_clip, smooth_clip_derivative)
 from .solvers import (InverseFilters, LinearKernelLUT, admm_irc, deconv_cg, deconv_fft,
                       inverse_filters, irc, richardson_lucy)
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "KernelField", "UniformField", "BasisField", "DenseField", "LinearMotionField",
+    "KernelField", "UniformField", "BasisField", "GridField", "DenseField", "LinearMotionField",
     "mask_first_operator", "linear_kernel", "camera_shake_kernel", "camera_shake_trajectory",
     "blur", "blur_adjoint", "BlurOperator", "camera_response", "smooth_clip",
     "smooth_clip_derivative", "fft_engine", "set_fft_engine", "richardson_lucy",

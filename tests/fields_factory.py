@@ -22,6 +22,11 @@ def make_field(kind, rng, shape=(13, 11), size=5, count=3):
         return nublur.UniformField(random_kernels(rng, 1, size)[0])
     if kind == "basis":
         return nublur.BasisField(random_kernels(rng, count, size), smooth_mixing(rng, count, shape))
+    if kind == "grid":
+        kernels = random_kernels(rng, 6, size).reshape(3, 2, size, size)
+        return nublur.GridField(kernels, shape)
+    if kind == "segments":  # compact-support masks: each map zero outside its region
+        return nublur.BasisField(random_kernels(rng, count, size), segment_mixing(rng, count, shape))
     if kind == "dense":
         k = rng.random(shape + (size, size))
         return nublur.DenseField(k, normalize=True)
@@ -36,4 +41,15 @@ def make_field(kind, rng, shape=(13, 11), size=5, count=3):
     raise ValueError(kind)
 
 
-FIELD_KINDS = ("uniform", "basis", "dense", "linear", "linear_discrete")
+def segment_mixing(rng, count, shape):
+    """Hard masks of ``count`` vertical bands, halves blended where two bands meet."""
+    band = np.floor(np.linspace(0, count, shape[1], endpoint=False)).astype(int)
+    masks = np.zeros((count,) + shape)
+    for b in range(count):
+        masks[b][:, band == b] = 1.0
+    edges = np.flatnonzero(np.diff(band)) + 1
+    masks[:, :, edges] = 0.5 * (masks[:, :, edges] + masks[:, :, edges - 1])
+    return masks / masks.sum(axis=0)
+
+
+FIELD_KINDS = ("uniform", "basis", "grid", "segments", "dense", "linear", "linear_discrete")

@@ -134,3 +134,47 @@ def test_linear_field_rejects():
         nublur.LinearMotionField(-np.ones((3, 3)), np.ones((3, 3)))
     with pytest.raises(ValueError, match="angle contains NaN"):
         nublur.LinearMotionField(np.ones((3, 3)), np.full((3, 3), np.nan))
+
+
+def test_grid_field_interpolates_its_nodes_bilinearly(rng):
+    """At a node the PSF is that node's; midway between two nodes it is their mean; beyond
+    the outer nodes it is the outer node's; weights are written out here, not by the field."""
+    kernels = random_kernels(rng, 6, 5).reshape(2, 3, 5, 5)
+    field = nublur.GridField(kernels, (21, 31), row_nodes=[4, 16], col_nodes=[5, 15, 25])
+    np.testing.assert_allclose(field.kernel_at(4, 15), kernels[0, 1])
+    np.testing.assert_allclose(field.kernel_at(10, 15), 0.5 * (kernels[0, 1] + kernels[1, 1]))
+    np.testing.assert_allclose(field.kernel_at(0, 0), kernels[0, 0])
+    np.testing.assert_allclose(field.kernel_at(20, 30), kernels[1, 2])
+    wr, wc = 1 - 3 / 12, 1 - 7 / 10  # row 7 between rows 4 and 16, col 22 between 15 and 25
+    expected = (wr * wc * kernels[0, 1] + wr * (1 - wc) * kernels[0, 2]
+                + (1 - wr) * wc * kernels[1, 1] + (1 - wr) * (1 - wc) * kernels[1, 2])
+    np.testing.assert_allclose(field.kernel_at(7, 22), expected)
+    np.testing.assert_allclose(field.mixing.sum(axis=0), 1.0)
+    rows, cols = np.array([7, 0, 20]), np.array([22, 0, 30])
+    np.testing.assert_allclose(field.kernels_at(rows, cols),
+                               np.stack([field.kernel_at(r, c) for r, c in zip(rows, cols)]))
+
+
+def test_grid_field_mixing_window_lists_only_its_non_zero_maps(rng):
+    field = nublur.GridField(random_kernels(rng, 16, 3).reshape(4, 4, 3, 3), (40, 40))
+    index, maps = field.mixing_window(0, 0, 5, 5)
+    assert sorted(index.tolist()) == [0]   # rows and cols 0-4: up to the first nodes (4.5)
+    index, maps = field.mixing_window(0, 0, 6, 5)
+    assert sorted(index.tolist()) == [0, 4]
+    index, maps = field.mixing_window(15, 15, 5, 5)  # between nodes 1 and 2 (14.5, 24.5)
+    assert sorted(index.tolist()) == [5, 6, 9, 10]
+    dense = field.mixing[:, 15:20, 15:20]
+    np.testing.assert_allclose(maps, dense[index])
+    assert np.all(np.delete(dense, index, axis=0) == 0)
+
+
+def test_grid_field_refuses_bad_input(rng):
+    k = random_kernels(rng, 4, 5).reshape(2, 2, 5, 5)
+    with pytest.raises(ValueError, match="kernels"):
+        nublur.GridField(k[0], (10, 10))
+    with pytest.raises(ValueError, match="row_nodes"):
+        nublur.GridField(k, (10, 10), row_nodes=[3, 3])
+    with pytest.raises(ValueError, match="col_nodes"):
+        nublur.GridField(k, (10, 10), col_nodes=[1, 2, 3])
+    with pytest.raises(ValueError, match="image_shape"):
+        nublur.GridField(k, (10,))

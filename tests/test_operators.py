@@ -57,12 +57,15 @@ def test_multi_tile_basis_matches_reference(boundary, rng):
     assert abs(lhs - rhs) <= 1e-12 * abs(lhs)
 
 
-def test_plans_of_one_fft_size_share_workspaces_across_tile_sizes(rng):
-    """K = 21 and K = 9 both use 160-point FFT tiles (140 and 152 pixels of output) and the
+def test_plans_of_one_fft_size_share_workspaces_across_tile_sizes(rng, monkeypatch):
+    """K = 21 and K = 9 both on 160-point FFT tiles (140 and 152 pixels of output) share the
     same thread workspaces, interleaved: each forward still matches a float64 convolution and
     each adjoint passes the dot test."""
     import scipy.ndimage
+    from nublur.operators import _basis_fft
     from nublur.operators._basis_fft import BasisPlan
+
+    monkeypatch.setattr(_basis_fft, "tile_fft_size", lambda *args, **kwargs: 160)
 
     shape = (331, 307)
     x, y = rng.random(shape), rng.random(shape)
@@ -311,3 +314,46 @@ def _check_against_rasterising(field, rng):
             np.testing.assert_array_equal(solver_op.adjoint(x),
                                           nublur.blur_adjoint(x, field, boundary=boundary,
                                                               channel_axis=-1))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("kind", ["grid", "segments"])
+def test_compact_support_fields_over_many_tiles_match_reference(kind, boundary, rng):
+    """Grids and segment masks over several FFT tiles: each tile transforms only the kernels
+    whose maps are non-zero there, and still equals the dense expansion and the dot test."""
+    from nublur.operators._basis_fft import BasisPlan
+
+    shape = (337, 301)
+    if kind == "grid":
+        field = nublur.GridField(random_kernels(rng, 20, 9).reshape(5, 4, 9, 9), shape)
+    else:
+        from fields_factory import segment_mixing
+        field = nublur.BasisField(random_kernels(rng, 4, 9), segment_mixing(rng, 4, shape))
+    plan = BasisPlan(field.kernels, field.mixing_window, shape, np.float64, boundary)
+    counts = [len(a) for row in plan.active for a in row]
+    assert min(plan.grid) > 1 and max(counts) < field.num_basis
+    mixing = field.mixing
+    x, y = rng.random(shape), rng.random(shape)
+    kernels = np.einsum("bhw,bkl->hwkl", mixing, field.kernels)
+    np.testing.assert_allclose(nublur.blur(x, field, boundary=boundary),
+                               ref_blur(x, kernels, boundary), atol=1e-11)
+    dense = nublur.BasisField(field.kernels, mixing)
+    np.testing.assert_allclose(nublur.blur_adjoint(y, field, boundary=boundary),
+                               nublur.blur_adjoint(y, dense, boundary=boundary), atol=1e-11)
+    lhs = np.vdot(nublur.blur(x, field, boundary=boundary), y)
+    rhs = np.vdot(x, nublur.blur_adjoint(y, field, boundary=boundary))
+    assert abs(lhs - rhs) <= 1e-12 * abs(lhs)
+
+
+def test_grid_tiles_need_few_kernels_whatever_the_grid(rng):
+    """A 12 x 12 grid needs no more kernels per tile than a 5 x 5 grid needs at most (its
+    cells are smaller than a tile, so a tile spans at most a few more nodes)."""
+    from nublur.operators._basis_fft import BasisPlan
+
+    shape = (1024, 1024)
+    most = {}
+    for g in (5, 12):
+        field = nublur.GridField(random_kernels(rng, g * g, 33).reshape(g, g, 33, 33), shape)
+        plan = BasisPlan(field.kernels, field.mixing_window, shape, np.float32, "constant")
+        most[g] = max(len(a) for row in plan.active for a in row)
+    assert most[5] <= 9 and most[12] <= 16

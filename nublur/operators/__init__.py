@@ -2,7 +2,7 @@
 
 from .blur import blur, blur_adjoint
 from .camera import camera_response, smooth_clip, smooth_clip_derivative
-from .linear_operator import BlurOperator
+from .linear_operator import BlurOperator, mask_first_operator
 
-__all__ = ["blur", "blur_adjoint", "BlurOperator", "camera_response", "smooth_clip",
+__all__ = ["blur", "blur_adjoint", "BlurOperator", "mask_first_operator", "camera_response", "smooth_clip",
            "smooth_clip_derivative"]

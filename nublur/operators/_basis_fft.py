@@ -17,6 +17,11 @@ FFTW and the numba kernels run without the GIL). The adjoint's windows overlap b
 so it runs the even tile rows, then the odd ones. With fewer tile rows than threads (a large
 filter on a small image, often a single tile) the threads share out the basis instead, each
 summing into its own output.
+
+Compact support: each tile transforms only the kernels whose mixing maps are non-zero on it
+(``BasisField.mixing_window``), so a grid of G patch PSFs with hat mixing costs about 4 + 1
+transforms per tile, not G + 1, and the tile size is chosen from those counts
+(``tile_fft_size``).
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ _POOL_LOCK = threading.Lock()
 _WORKSPACES: OrderedDict = OrderedDict()
 _WORKSPACE_LIMIT = 16
 _CHUNK_BYTES = 400 * 1024
-_WHOLE_MAX = 512  # largest single-tile FFT chosen to save samples (larger ones leave the cache)
+_WHOLE_MAX = 512  # largest FFT tile (larger ones leave the cache)
+_TILE_OVERHEAD = 0.15e6  # per-tile work outside the transforms, in N^2 log2 N units
+_SUPPORT_BLOCK = 32  # resolution of the kernel-support map that picks the tile size
 _PATIENT_PIXELS = 512 * 512  # FFTW_PATIENT (seconds of planning, once) pays off from here
 
 
@@ -49,26 +56,71 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
-def tile_fft_size(kernel_size: int, image_shape, engine: str | None = None,
-                  num_basis: int = 1) -> int:
-    """FFT tile size N: tiles of about 5 (K - 1) and at least 160 (both measured best on 2
-    cores: K = 33 at 1024 x 1024; smaller tiles for small K spent 2-3x longer on per-tile
-    work), or one tile over the whole image where the busiest thread then transforms fewer
-    samples (threads take tile rows, or share the basis of a single tile) and it stays cache-sized
-    (N <= 512), each rounded up to a fast size for the engine (``fast_fft_size``)."""
+def tile_fft_size(kernel_size: int, image_shape, support=None, engine: str | None = None,
+                  threads: int | None = None) -> int:
+    """FFT tile size N that minimises the estimated time of one application.
+
+    Each tile of T = N - K + 1 output pixels costs one forward transform plus one inverse
+    per basis kernel active on it (the adjoint mirrors it), about N^2 log2 N each and
+    (N / 160)^0.8 times more per sample above N = 160 (out of cache), plus a fixed per-tile
+    overhead (about 0.15 M in those units); both fitted to timings of N = 64 to 288 on 2
+    cores at K = 33. Tile rows are spread over threads; with fewer rows
+    than threads the threads share each tile's basis. Candidates run from T = 32 to one tile
+    over the image, each rounded up to a fast size for the engine (``fast_fft_size``), and
+    stay at most 512 so a tile's working set stays in cache.
+
+    ``support`` is a boolean (B, h, w) map of which kernels are active on which
+    ``_SUPPORT_BLOCK``-pixel block (None: one kernel everywhere).
+    """
     span = kernel_size - 1
-    tiled = fast_fft_size(max(5 * span, 160), engine)
-    whole = fast_fft_size(max(image_shape) + span, engine)
-    if whole <= tiled:
-        return whole
-    if whole > _WHOLE_MAX:
-        return tiled
-    rows, cols = (-(-n // (tiled - span)) for n in image_shape)
-    threads = num_threads()
-    # transforms per thread: one forward and B inverse per tile (the adjoint mirrors it)
-    tiled_cost = (1 + num_basis) * rows * cols * tiled**2 / min(threads, rows)
-    whole_cost = (1 + -(-num_basis // threads)) * whole**2
-    return whole if whole_cost < tiled_cost else tiled
+    threads = threads or num_threads()
+    h, w = image_shape
+    candidates = {fast_fft_size(span + t, engine) for t in (32, 64, 96, 128, 192, 256)}
+    candidates |= {fast_fft_size(max(h, w) + span, engine)}
+    candidates = sorted(n for n in candidates if n <= _WHOLE_MAX) or [min(candidates)]
+    best, best_cost = None, np.inf
+    for size in candidates:
+        tile = size - span
+        counts = _tile_counts(support, tile, image_shape)
+        rows = counts.shape[0]
+        if rows >= threads:
+            transforms = (counts + 1).sum() / threads
+            tiles = counts.size / threads
+        else:
+            transforms = (np.ceil(counts / threads) + 1).sum()
+            tiles = counts.size
+        cache = max(1.0, size / 160) ** 0.8  # larger transforms leave the L2 cache
+        cost = transforms * size * size * np.log2(size) * cache + tiles * _TILE_OVERHEAD
+        if cost < best_cost:
+            best, best_cost = size, cost
+    return best
+
+
+def _tile_counts(support, tile, image_shape) -> np.ndarray:
+    """(rows, cols) number of kernels active on each tile (a superset, from block support)."""
+    rows, cols = (-(-n // tile) for n in image_shape)
+    if support is None:
+        return np.ones((rows, cols))
+    counts = np.empty((rows, cols))
+    blk = _SUPPORT_BLOCK
+    for ty in range(rows):
+        b0, b1 = ty * tile // blk, -(-min((ty + 1) * tile, image_shape[0]) // blk)
+        band = support[:, b0:b1].any(axis=1)
+        for tx in range(cols):
+            c0, c1 = tx * tile // blk, -(-min((tx + 1) * tile, image_shape[1]) // blk)
+            counts[ty, tx] = band[:, c0:c1].any(axis=1).sum()
+    return counts
+
+
+def block_support(window, num_basis: int, image_shape) -> np.ndarray:
+    """(B, h, w) booleans: kernel b is active somewhere on ``_SUPPORT_BLOCK``-pixel block."""
+    blk = _SUPPORT_BLOCK
+    rows, cols = (-(-n // blk) for n in image_shape)
+    support = np.zeros((num_basis, rows, cols), dtype=bool)
+    for by in range(rows):
+        for bx in range(cols):
+            support[window(by * blk, bx * blk, blk, blk)[0], by, bx] = True
+    return support
 
 
 class _Worker:
@@ -103,49 +155,81 @@ def _worker(size, chunk, dtype, engine, patient, index) -> _Worker:
 class BasisPlan:
     """Everything the basis operator reuses for one field, image shape, dtype and boundary.
 
-    Holds the kernel spectra at the tile size and the mixing maps in tile-major order (a
-    second copy of the mixing, B x H x W values).
+    Holds the kernel spectra at the tile size and, per tile, the indices of the basis kernels
+    whose mixing maps are non-zero there with those maps (tile-major, zero beyond the image).
+    Only those kernels are transformed on that tile, so a field whose maps have compact
+    support (segment masks, grids of patch PSFs) costs what its overlaps cost, not B.
+
+    Parameters
+    ----------
+    kernels : ndarray (B, K, K)
+    mixing : None, ndarray (B, H, W) or callable
+        None for a single kernel; a callable ``mixing(i0, j0, rows, cols) -> (indices,
+        maps)`` gives the non-zero maps of a window (``BasisField.mixing_window``).
     """
 
-    def __init__(self, kernels: np.ndarray, mixing: np.ndarray | None, image_shape,
-                 dtype, boundary: str):
+    def __init__(self, kernels: np.ndarray, mixing, image_shape, dtype, boundary: str):
         self.dtype = np.dtype(dtype)
         self.shape = tuple(image_shape)
         self.radius = kernels.shape[-1] // 2
         self.boundary = boundary
         self.engine = fft_engine()
-        self.size = tile_fft_size(kernels.shape[-1], self.shape, self.engine,
-                                  kernels.shape[0])
-        self.tile = self.size - 2 * self.radius
         self.num_basis = kernels.shape[0]
-        plane = self.size * self.size * self.dtype.itemsize
-        chunks = -(-self.num_basis // max(1, min(self.num_basis, _CHUNK_BYTES // plane)))
+        window = _window_source(mixing, self.num_basis)
+        self.size = self._choose_size(kernels.shape[-1], window)
+        self.tile = self.size - 2 * self.radius
         self.grid = (-(-self.shape[0] // self.tile), -(-self.shape[1] // self.tile))
+        self.active, self.blocks = self._tile_blocks(window)
+        most = max(len(a) for row in self.active for a in row)
+        plane = self.size * self.size * self.dtype.itemsize
+        chunks = -(-most // max(1, min(most, _CHUNK_BYTES // plane)))
         if self.grid[0] < num_threads():  # threads share the basis (``_split``)
-            chunks = max(chunks, min(num_threads(), self.num_basis))
-        self.chunk = -(-self.num_basis // chunks)
+            chunks = max(chunks, min(num_threads(), most))
+        self.chunk = -(-most // chunks)
         self.patient = self.shape[0] * self.shape[1] >= _PATIENT_PIXELS
         self.spectra = kernel_spectra(kernels, self.size, self.dtype)
         self.adjoint_spectra = kernel_spectra(kernels[:, ::-1, ::-1], self.size, self.dtype)
         h, w = self.shape
         self.rows = padding_indices(h, self.radius, boundary)
         self.cols = padding_indices(w, self.radius, boundary)
-        if mixing is None:
-            ones = np.ones((1, 1, 1, self.tile, self.tile), dtype=self.dtype)
-            self.mix_tiles = np.broadcast_to(ones, self.grid + ones.shape[2:])
-        else:
-            self.mix_tiles = np.empty(self.grid + (self.num_basis, self.tile, self.tile),
-                                      dtype=self.dtype)
-            nb.tile_major(np.ascontiguousarray(mixing, dtype=self.dtype), self.tile,
-                          self.mix_tiles)
-        counts = {count for _, count in self._chunks()} | {1}
-        workers = len(self._split() or range(min(num_threads(), self.grid[0])))
+        workers = min(num_threads(), self.grid[0]) if self._split() is None else num_threads()
         for index in range(workers):
-            self._workspace(index).fft.prepare(counts)
+            self._workspace(index).fft.prepare(self._batch_counts())
 
-    def _chunks(self):
-        for b0 in range(0, self.num_basis, self.chunk):
-            yield b0, min(self.chunk, self.num_basis - b0)
+    def _choose_size(self, kernel_size, window) -> int:
+        support = None if self.num_basis == 1 else block_support(window, self.num_basis,
+                                                                 self.shape)
+        return tile_fft_size(kernel_size, self.shape, support, self.engine)
+
+    def _tile_blocks(self, window):
+        tile = self.tile
+        active, blocks = [], []
+        for ty in range(self.grid[0]):
+            active.append([])
+            blocks.append([])
+            for tx in range(self.grid[1]):
+                index, maps = window(ty * tile, tx * tile, tile, tile)
+                block = np.zeros((len(index), tile, tile), dtype=self.dtype)
+                block[:, :maps.shape[1], :maps.shape[2]] = maps
+                active[-1].append(np.ascontiguousarray(index, dtype=np.int64))
+                blocks[-1].append(block)
+        return active, blocks
+
+    def _tile_chunks(self, ty, tx):
+        """(start, count) pieces of a tile's active kernels: full chunks, then the rest in
+        powers of two, so that FFTW plans exist for few batch counts (``_batch_counts``)."""
+        count = len(self.active[ty][tx])
+        pieces = [(c0, self.chunk) for c0 in range(0, count - self.chunk + 1, self.chunk)]
+        c0 = len(pieces) * self.chunk
+        while c0 < count:
+            step = 1 << ((count - c0).bit_length() - 1)
+            pieces.append((c0, step))
+            c0 += step
+        return pieces
+
+    def _batch_counts(self):
+        return {self.chunk} | {1 << p for p in range(self.chunk.bit_length())
+                               if 1 << p < self.chunk}
 
     def _run(self, work, tile_rows):
         workers = min(num_threads(), len(tile_rows))
@@ -160,17 +244,22 @@ class BasisPlan:
         return _worker(self.size, self.chunk, self.dtype, self.engine, self.patient, index)
 
     def _split(self):
-        """Workers, each with all tile rows and a share of the basis chunks, when there are
-        fewer tile rows than threads (a large filter on a small image: one tile); else None.
-        """
-        chunks = list(self._chunks())
-        workers = min(num_threads(), len(chunks))
+        """(worker, workers) shares of every tile's basis chunks when there are fewer tile
+        rows than threads (a large filter on a small image: one tile); else None."""
+        if "_shares" not in self.__dict__:
+            self._shares = self._shares_now()
+        return self._shares
+
+    def _shares_now(self):
+        workers = min(num_threads(), max(len(self._tile_chunks(ty, tx))
+                                         for ty in range(self.grid[0])
+                                         for tx in range(self.grid[1])))
         if self.grid[0] >= num_threads() or workers <= 1:
             return None
-        return [chunks[k::workers] for k in range(workers)]
+        return [(k, workers) for k in range(workers)]
 
     def _run_split(self, work, shares, shape):
-        """Runs ``work(index, tile_rows, chunks, out)`` per share; returns the summed outs."""
+        """Runs ``work(index, tile_rows, share, out)`` per share; returns the summed outs."""
         rows = list(range(self.grid[0]))
         outs = [np.zeros(shape, dtype=self.dtype) for _ in shares]
         futures = [_pool().submit(work, k, rows, share, outs[k])
@@ -179,32 +268,37 @@ class BasisPlan:
             future.result()
         return sum(outs[1:], outs[0])
 
+    def _chunks_of(self, ty, tx, share):
+        chunks = self._tile_chunks(ty, tx)
+        return chunks if share is None else chunks[share[0]::share[1]]
+
     def forward(self, image: np.ndarray) -> np.ndarray:
         image = np.ascontiguousarray(image, dtype=self.dtype)
         offset = 2 * self.radius
 
-        def work(index, tile_rows, chunks, out):
+        def work(index, tile_rows, share, out):
             ws = self._workspace(index)
             fft, acc = ws.fft, ws.accumulator(self.tile)
             for ty in tile_rows:
                 for tx in range(self.grid[1]):
+                    chunks = self._chunks_of(ty, tx, share)
+                    if not chunks:
+                        continue
                     i0, j0 = ty * self.tile, tx * self.tile
-                    block = self.mix_tiles[ty, tx]
+                    block, basis = self.blocks[ty][tx], self.active[ty][tx]
                     nb.load_padded_window(image, self.rows, self.cols, i0, j0, fft.real[0])
                     held = fft.forward_held()
-                    for n, (b0, count) in enumerate(chunks):
-                        nb.spectral_products(held, self.spectra, b0, count, fft.spectrum)
+                    for n, (c0, count) in enumerate(chunks):
+                        nb.spectral_products(held, self.spectra, basis, c0, count, fft.spectrum)
                         blurred = fft.inverse(count)
-                        nb.mix_accumulate(blurred, block, b0, count, offset, acc, n == 0)
+                        nb.mix_accumulate(blurred, block, c0, count, offset, acc, n == 0)
                     nb.store_tile(acc, out, i0, j0)
 
         shares = self._split()
         if shares is not None:
             return self._run_split(work, shares, self.shape)
-        out = np.empty(self.shape, dtype=self.dtype)
-        chunks = list(self._chunks())
-        self._run(lambda index, rows: work(index, rows, chunks, out),
-                  list(range(self.grid[0])))
+        out = np.zeros(self.shape, dtype=self.dtype)
+        self._run(lambda index, rows: work(index, rows, None, out), list(range(self.grid[0])))
         return out
 
     def adjoint(self, residual: np.ndarray) -> np.ndarray:
@@ -212,16 +306,19 @@ class BasisPlan:
         r2 = 2 * self.radius
         residual = np.ascontiguousarray(residual, dtype=self.dtype)
 
-        def work(index, tile_rows, chunks, padded):
+        def work(index, tile_rows, share, padded):
             fft = self._workspace(index).fft
             for ty in tile_rows:
                 for tx in range(self.grid[1]):
+                    chunks = self._chunks_of(ty, tx, share)
+                    if not chunks:
+                        continue
                     i0, j0 = ty * self.tile, tx * self.tile
-                    block = self.mix_tiles[ty, tx]
-                    for n, (b0, count) in enumerate(chunks):
-                        nb.load_masked_tiles(residual, block, i0, j0, b0, count, fft.real)
+                    block, basis = self.blocks[ty][tx], self.active[ty][tx]
+                    for n, (c0, count) in enumerate(chunks):
+                        nb.load_masked_tiles(residual, block, i0, j0, c0, count, fft.real)
                         spectra = fft.forward(count)
-                        nb.accumulate_products(spectra, self.adjoint_spectra, b0, count,
+                        nb.accumulate_products(spectra, self.adjoint_spectra, basis, c0, count,
                                                fft.held, n == 0)
                     fft.spectrum[0] = fft.held
                     nb.add_window(fft.inverse(1)[0], padded, i0, j0)
@@ -231,10 +328,9 @@ class BasisPlan:
             padded = self._run_split(work, shares, (h + r2, w + r2))
             return pad_adjoint(padded, self.shape, self.radius, self.boundary)
         padded = np.zeros((h + r2, w + r2), dtype=self.dtype)
-        chunks = list(self._chunks())
 
         def rows_work(index, rows):
-            work(index, rows, chunks, padded)
+            work(index, rows, None, padded)
 
         rows = list(range(self.grid[0]))
         if self.tile >= r2:
@@ -243,3 +339,21 @@ class BasisPlan:
         else:
             rows_work(0, rows)
         return pad_adjoint(padded, self.shape, self.radius, self.boundary)
+
+
+def _window_source(mixing, num_basis):
+    """``mixing(i0, j0, rows, cols) -> (indices, maps)`` for any accepted ``mixing``."""
+    if callable(mixing):
+        return mixing
+    if mixing is None:
+        def single(i0, j0, rows, cols):
+            return np.zeros(1, dtype=np.int64), np.ones((1, rows, cols))
+        return single
+    if mixing.shape[0] != num_basis:
+        raise ValueError(f"mixing has {mixing.shape[0]} maps for {num_basis} kernels")
+
+    def dense(i0, j0, rows, cols):
+        block = mixing[:, i0:i0 + rows, j0:j0 + cols]
+        index = np.flatnonzero(block.reshape(len(block), -1).any(axis=1))
+        return index, block[index]
+    return dense

@@ -1,6 +1,7 @@
 """numba tile kernels of the DFT basis operator (see ``_basis_fft``).
 
-Mixing maps come tile-major, (B, T, T) per tile, so that every inner loop is contiguous.
+Mixing maps come tile-major, (n, T, T) per tile for the n basis kernels active there
+(their indices in ``basis``), so that every inner loop is contiguous.
 """
 
 from numba import njit
@@ -20,17 +21,18 @@ def load_padded_window(image, rows, cols, i0, j0, window):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def spectral_products(held, kernel_spectra, b0, count, spectra):
-    """spectra[c] = kernel_spectra[b0 + c] * held for c < count."""
+def spectral_products(held, kernel_spectra, basis, c0, count, spectra):
+    """spectra[c] = kernel_spectra[basis[c0 + c]] * held for c < count."""
     for c in range(count):
+        b = basis[c0 + c]
         for k1 in range(held.shape[0]):
             for k2 in range(held.shape[1]):
-                spectra[c, k1, k2] = kernel_spectra[b0 + c, k1, k2] * held[k1, k2]
+                spectra[c, k1, k2] = kernel_spectra[b, k1, k2] * held[k1, k2]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
 def mix_accumulate(blurred, mix_block, b0, count, offset, acc, first):
-    """acc += sum_c mix_block[b0 + c] * blurred[c, offset:offset + T, offset:offset + T]."""
+    """acc (+)= sum_c mix_block[b0 + c] * blurred[c, offset:offset + T, offset:offset + T]."""
     tile = acc.shape[0]
     for c in range(count):
         for t1 in range(tile):
@@ -74,12 +76,13 @@ def load_masked_tiles(residual, mix_block, i0, j0, b0, count, windows):
 
 
 @njit(cache=True, nogil=True, fastmath=True)
-def accumulate_products(spectra, kernel_spectra, b0, count, held, first):
-    """held (+)= sum_c kernel_spectra[b0 + c] * spectra[c]."""
+def accumulate_products(spectra, kernel_spectra, basis, c0, count, held, first):
+    """held (+)= sum_c kernel_spectra[basis[c0 + c]] * spectra[c]."""
     for c in range(count):
+        b = basis[c0 + c]
         for k1 in range(held.shape[0]):
             for k2 in range(held.shape[1]):
-                term = kernel_spectra[b0 + c, k1, k2] * spectra[c, k1, k2]
+                term = kernel_spectra[b, k1, k2] * spectra[c, k1, k2]
                 if first and c == 0:
                     held[k1, k2] = term
                 else:
@@ -93,17 +96,3 @@ def add_window(window, out, i0, j0):
     for n1 in range(min(window.shape[0], h - i0)):
         for n2 in range(min(window.shape[1], w - j0)):
             out[i0 + n1, j0 + n2] += window[n1, n2]
-
-
-@njit(cache=True, nogil=True)
-def tile_major(mixing, tile, out):
-    """out[ty, tx, b] = mixing[b] on tile (ty, tx), zero beyond the image."""
-    nb, h, w = mixing.shape
-    for ty in range(out.shape[0]):
-        for tx in range(out.shape[1]):
-            for b in range(nb):
-                for t1 in range(tile):
-                    i = ty * tile + t1
-                    for t2 in range(tile):
-                        j = tx * tile + t2
-                        out[ty, tx, b, t1, t2] = mixing[b, i, j] if (i < h and j < w) else 0.0

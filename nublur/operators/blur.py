@@ -33,8 +33,10 @@ def _basis_plan(field, shape, dtype, boundary) -> BasisPlan:
         cache = field.__dict__.setdefault("_plans", {})
         plan = cache.get(key)
     if plan is None:
-        kernels, mixing = field.as_basis()
-        plan = BasisPlan(kernels, mixing, shape, dtype, boundary)
+        if isinstance(field, BasisField):  # compact support: only the maps active per tile
+            plan = BasisPlan(field.kernels, field.mixing_window, shape, dtype, boundary)
+        else:
+            plan = BasisPlan(field.as_basis()[0], None, shape, dtype, boundary)
         with _PLAN_LOCK:
             if len(cache) >= 8:
                 cache.pop(next(iter(cache)))

@@ -6,9 +6,10 @@ import numpy as np
 from scipy.sparse.linalg import LinearOperator
 
 from .._validation import check_boundary
+from ..fields import BasisField
 from .blur import as_field, blur, blur_adjoint
 
-__all__ = ["BlurOperator"]
+__all__ = ["BlurOperator", "mask_first_operator"]
 
 
 class BlurOperator(LinearOperator):
@@ -67,3 +68,15 @@ class _AdjointBlur(LinearOperator):
 
     def _adjoint(self):
         return self._op
+
+
+def mask_first_operator(kernels, mixing, *, boundary: str = "reflect", normalize: bool = False):
+    """The mask-first product convolution ``v = sum_b k_b conv (m_b u)`` as a LinearOperator.
+
+    This order (deepinv's product convolution) is not a gather field: the PSF belongs to the
+    source pixel. It is exactly the adjoint of the kernel-first field with flipped kernels,
+    ``BasisField(rot180(k_b), m_b)``, so it is returned as that operator's adjoint (its
+    ``matvec`` is ``blur_adjoint``). ``boundary`` is the kernel-first field's boundary.
+    """
+    flipped = BasisField.from_correlation_kernels(kernels, mixing, normalize=normalize)
+    return BlurOperator(flipped, flipped.image_shape, boundary=boundary).H

@@ -12,8 +12,8 @@ Other conventions are converted here, at the boundary, never inside the operator
 * correlation kernels (the basis network of 000): ``BasisField.from_correlation_kernels``
   flips them by 180 degrees;
 * the mask-first product-convolution order ``v = sum_b k_b conv (m_b u)`` (deepinv) is the
-  adjoint of the kernel-first field with flipped kernels; ``mask_first_operator`` returns it as a
-  ``LinearOperator`` (exact, no approximation).
+  adjoint of the kernel-first field with flipped kernels;
+  ``nublur.operators.mask_first_operator`` returns it as a ``LinearOperator`` (exact).
 """
 
 from __future__ import annotations
@@ -22,12 +22,12 @@ import numbers
 
 import numpy as np
 
-from ._validation import as_float_array, check_finite, check_positive_int
-from .kernels._motion_numba import max_motion_size, motion_kernels_batch
-from .kernels.linear import linear_kernel
+from .._validation import as_float_array, check_finite, check_positive_int
+from ..kernels._motion_numba import max_motion_size, motion_kernels_batch
+from ..kernels.linear import linear_kernel
 
-__all__ = ["KernelField", "UniformField", "BasisField", "DenseField", "LinearMotionField",
-           "DEFAULT_DENSE_LIMIT", "mask_first_operator"]
+__all__ = ["KernelField", "UniformField", "BasisField", "GridField", "DenseField",
+           "LinearMotionField", "DEFAULT_DENSE_LIMIT"]
 
 DEFAULT_DENSE_LIMIT = 2 * 1024**3
 """Default byte limit of ``to_dense`` (2 GiB); pass ``max_bytes`` to change it per call."""
@@ -225,6 +225,15 @@ class BasisField(KernelField):
 
     def as_basis(self):
         return self.kernels, self.mixing
+
+    def mixing_window(self, i0: int, j0: int, rows: int, cols: int):
+        """The basis kernels whose maps are non-zero on image rows i0:i0+rows, cols
+        j0:j0+cols, and those maps there: (indices (n,), maps (n, rows', cols')), clipped
+        to the image. Operators transform only these kernels for that window (compact
+        support: segment masks, patch grids)."""
+        block = self.mixing[:, i0:i0 + rows, j0:j0 + cols]
+        index = np.flatnonzero(block.reshape(len(block), -1).any(axis=1))
+        return index, block[index]
 
     @classmethod
     def from_correlation_kernels(cls, kernels, mixing, *, normalize: bool = False):
@@ -481,15 +490,4 @@ def _max_motion_size(length: np.ndarray, angle: np.ndarray) -> int:
     return int(max_motion_size(length.ravel(), angle.ravel()))
 
 
-def mask_first_operator(kernels, mixing, *, boundary: str = "reflect", normalize: bool = False):
-    """The mask-first product convolution ``v = sum_b k_b conv (m_b u)`` as a LinearOperator.
-
-    This order (deepinv's product convolution) is not a gather field: the PSF belongs to the
-    source pixel. It is exactly the adjoint of the kernel-first field with flipped kernels,
-    ``BasisField(rot180(k_b), m_b)``, so it is returned as that operator's adjoint (its
-    ``matvec`` is ``blur_adjoint``). ``boundary`` is the kernel-first field's boundary.
-    """
-    from .operators.linear_operator import BlurOperator
-
-    flipped = BasisField.from_correlation_kernels(kernels, mixing, normalize=normalize)
-    return BlurOperator(flipped, flipped.image_shape, boundary=boundary).H
+from .grid import GridField  # noqa: E402  (a BasisField: defined after it)
