@@ -29,8 +29,9 @@ def check_boundary(boundary) -> str:
 def as_float_array(array, name: str, *, image: bool = True) -> np.ndarray:
     """A float32/float64 numpy array.
 
-    For images (``image=True``) ints and float16 are converted as skimage's img_as_float
-    (uint8 255 -> 1.0); for other quantities (kernels, lengths, angles) values are kept.
+    For images (``image=True``) ints are converted as skimage's img_as_float (uint8 255 ->
+    1.0); float16 becomes float32 (values kept: there are no half-precision transforms); for
+    other quantities (kernels, lengths, angles) values are kept.
     """
     get_array_module(array)
     if isinstance(array, (list, tuple)):
@@ -39,8 +40,9 @@ def as_float_array(array, name: str, *, image: bool = True) -> np.ndarray:
         raise TypeError(f"{name} must be a numpy array, got {type(array).__name__}")
     if array.dtype in (np.float32, np.float64):
         return array
-    if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer) \
-            or array.dtype == np.float16:
+    if array.dtype == np.float16:  # no half-precision FFTs or kernels: compute in float32
+        return array.astype(np.float32)
+    if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.integer):
         if not image:
             return array.astype(np.float64)
         from skimage.util import img_as_float

@@ -47,28 +47,55 @@ def _estimator(spec: str, image_shape):
         if psf.sum() <= 0:
             raise CLIError(f"--estimator uniform: {spec[8:]!r} is an all-black PSF image")
         return UniformField(psf.astype(np.float64), normalize=True)
-    if spec == "kpn" or spec.endswith(".onnx"):
-        raise CLIError("internal: learned estimators are handled by _estimate_field")
-    raise CLIError(f"--estimator must be kpn, PATH.onnx, uniform:PSF.png or field:FIELD.npz, "
-                   f"got {spec!r}")
+    raise CLIError(f"--estimator must be classical, uniform, kpn, classical+refine, "
+                   f"kpn+refine, PATH.onnx, uniform:PSF.png or field:FIELD.npz, got {spec!r}")
 
 
-def _estimate_field(spec: str, image, quiet: bool):
-    """--estimator: a learned model (kpn, PATH.onnx) runs on the image; else ``_estimator``."""
-    if spec != "kpn" and not spec.endswith(".onnx"):
-        return _estimator(spec, image.shape[:2])
+LEARNED = ("kpn", "kpn+refine")
+CLASSICAL = ("classical", "uniform", "classical+refine")
+DEFAULT_ESTIMATOR = "classical"
+LOW_CONFIDENCE = 0.5  # below this the estimate is reported unreliable and deblurred gently
+NO_CONFIDENCE = 0.2   # below this the photo is returned as it came in
+
+
+def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
+    """--estimator: (field, confidence or None). Estimators run on the image; uniform: and
+    field: read files (``_estimator``)."""
+    learned = spec in LEARNED or spec.endswith(".onnx")
+    if not learned and spec not in CLASSICAL:
+        return _estimator(spec, image.shape[:2]), None
     from .estimators import load_estimator
 
+    options = {}
+    if spec in CLASSICAL:
+        options = {"kernel_size": kernel_size, "progress": not quiet}
+    elif kernel_size is not None:
+        raise CLIError("--kernel-size applies to the classical estimators only")
     try:
-        estimator = load_estimator(spec)
+        estimator = load_estimator(spec, **options)
     except ValueError as exc:
         raise CLIError(f"--estimator {spec}: {exc}") from exc
     t0 = time.perf_counter()
-    field = estimator.estimate(image, channel_axis=-1 if image.ndim == 3 else None)
+    axis = -1 if image.ndim == 3 else None
+    confidence = None
+    if spec in ("classical", "uniform"):
+        field, info = estimator.estimate(image, channel_axis=axis, return_info=True)
+        confidence = info.confidence
+    else:
+        field = estimator.estimate(image, channel_axis=axis)
     if not quiet:
-        print(f"estimated a {field.num_basis}-kernel field in {time.perf_counter() - t0:.1f} s",
-              file=sys.stderr)
-    return field
+        kernels = getattr(field, "num_basis", 1)
+        extra = "" if confidence is None else f", confidence {confidence:.2f}"
+        print(f"estimated a {kernels}-kernel field ({field.kernel_size} px) in "
+              f"{time.perf_counter() - t0:.1f} s{extra}", file=sys.stderr)
+    return field, confidence
+
+
+def _conservative(confidence, iters, tv):
+    """Iterations and TV weight for a field of this confidence (None: as asked)."""
+    if confidence is None or confidence >= LOW_CONFIDENCE:
+        return iters, tv
+    return max(3, int(round(iters * confidence))), max(tv, 5e-3)
 
 
 def _solve(image, field, solver, iters, gamma, tv, progress):
@@ -113,13 +140,15 @@ def _figure(path, panels, titles, force, protect):
     import matplotlib.pyplot as plt
 
     check_output_path(Path(path), force=force, protect=protect)
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4.4))
+    h, w = np.asarray(panels[0]).shape[:2]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4 * h / w + 0.6))
     for ax, panel, title in zip(np.atleast_1d(axes), panels, titles):
         ax.imshow(np.clip(panel, 0, 1), cmap="gray", vmin=0, vmax=1)
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
-    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=100, format="png"))
+    atomic_write(Path(path), lambda tmp: fig.savefig(tmp, dpi=100, format="png",
+                                                    bbox_inches="tight", pad_inches=0.1))
     plt.close(fig)
 
 
@@ -129,9 +158,19 @@ def cmd_deblur(args):
     output = Path(args.output) if args.output else \
         Path(args.input).with_name(f"{Path(args.input).stem}_deblurred{Path(args.input).suffix}")
     check_output_path(output, force=args.force, protect=[args.input])
-    field = _estimate_field(args.estimator, image, args.quiet)
+    field, confidence = _estimate_field(args.estimator, image, args.quiet, args.kernel_size)
     t0 = time.perf_counter()
-    result = _solve(image, field, args.solver, args.iters, args.gamma, args.tv, not args.quiet)
+    iters, tv = _conservative(confidence, args.iters, args.tv)
+    if confidence is not None and confidence < NO_CONFIDENCE:
+        print(f"nublur: warning: the blur estimate is unreliable (confidence {confidence:.2f}); "
+              f"the photo is written unchanged", file=sys.stderr)
+        result = image
+    else:
+        if iters != args.iters:
+            print(f"nublur: warning: the blur estimate is uncertain (confidence "
+                  f"{confidence:.2f}); deblurring gently ({iters} iterations, TV {tv:g})",
+                  file=sys.stderr)
+        result = _solve(image, field, args.solver, iters, args.gamma, tv, not args.quiet)
     write_image(output, result, info.dtype, force=args.force, protect=[args.input])
     _save_field(args, field)
     if args.save_figure:
@@ -146,7 +185,7 @@ def cmd_estimate(args):
     image, _ = read_image(args.input)
     output = Path(args.output)
     check_output_path(output, force=args.force, protect=[args.input])
-    field = _estimate_field(args.estimator, image, args.quiet)
+    field, _ = _estimate_field(args.estimator, image, args.quiet, args.kernel_size)
     fieldio.save_field(output, field)
     if args.figure:
         panels = [image, viz.kernel_grid(image, field)]
@@ -244,23 +283,24 @@ def cmd_demo(args):
 
 
 def _demo_clock(out: Path, quiet: bool) -> str:
-    """The real photo: scikit-image's clock_motion, estimated with kpn, deblurred with RL."""
+    """The real photo: scikit-image's clock_motion, its field estimated without training
+    (the default estimator), deblurred with RL."""
     from skimage import data
     from skimage.util import img_as_float32
 
-    from .estimators import DEFAULT_MODEL
     from .solvers import richardson_lucy
 
-    if not DEFAULT_MODEL.exists():
-        return "real photo (clock_motion): skipped, no shipped estimator model"
     photo = img_as_float32(data.clock())
-    field = _estimate_field("kpn", photo, quiet)
-    restored = richardson_lucy(photo, field, 30, gamma=2.2, progress=not quiet)
+    field, confidence = _estimate_field(DEFAULT_ESTIMATOR, photo, quiet)
+    iters, tv = _conservative(confidence, 30, 0.0)
+    restored = richardson_lucy(photo, field, iters, gamma=2.2, tv_weight=tv,
+                               progress=not quiet)
     write_image(out / "clock_deblurred.png", restored, force=True)
     _figure(out / "demo_clock.png", [photo, restored, viz.kernel_grid(photo, field)],
             ["clock_motion (real blur)", "RL on the estimated field", "estimated kernels"],
             True, [])
-    return f"real photo: clock_motion deblurred with the kpn estimator -> {out}/demo_clock.png"
+    return (f"real photo: clock_motion, field estimated blind (confidence {confidence:.2f}), "
+            f"deblurred -> {out}/demo_clock.png")
 
 
 def _parser():
@@ -276,8 +316,12 @@ def _parser():
     p = sub.add_parser("deblur", parents=[common], help="deblur a photo")
     p.add_argument("input")
     p.add_argument("-o", "--output")
-    p.add_argument("--estimator", default="kpn",
-                   help="kpn | PATH.onnx | uniform:PSF.png | field:FIELD.npz")
+    p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
+                   help="classical (default) | uniform | kpn | classical+refine | kpn+refine | "
+                        "PATH.onnx | uniform:PSF.png | field:FIELD.npz")
+    p.add_argument("--kernel-size", type=_odd_size, default=None,
+                   help="kernel window in pixels for the classical estimators (default: "
+                        "automatic)")
     p.add_argument("--solver", choices=SOLVERS, default="rl")
     p.add_argument("--iters", type=_positive_int, default=30)
     p.add_argument("--gamma", type=_positive_float, default=2.2)
@@ -289,7 +333,10 @@ def _parser():
     p = sub.add_parser("estimate", parents=[common], help="estimate a kernel field")
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
-    p.add_argument("--estimator", default="kpn", help="kpn | PATH.onnx")
+    p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
+                   help="classical (default) | uniform | kpn | classical+refine | kpn+refine | "
+                        "PATH.onnx")
+    p.add_argument("--kernel-size", type=_odd_size, default=None)
     p.add_argument("--figure")
     p.set_defaults(run=cmd_estimate)
 
@@ -315,6 +362,13 @@ def _positive_int(text):
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _odd_size(text):
+    value = _positive_int(text)
+    if value % 2 == 0 or value < 3:
+        raise argparse.ArgumentTypeError(f"must be an odd integer >= 3, got {text}")
     return value
 
 

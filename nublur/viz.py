@@ -13,7 +13,7 @@ import numpy as np
 from skimage.color import gray2rgb, hsv2rgb
 from skimage.transform import resize
 
-from .fields import BasisField, KernelField, LinearMotionField
+from .fields import BasisField, GridField, KernelField, LinearMotionField, UniformField
 
 __all__ = ["kernel_grid", "flow_colours", "basis_panels"]
 
@@ -58,7 +58,17 @@ def flow_colours(field: LinearMotionField, max_length: float | None = None) -> n
 
 
 def basis_panels(field: BasisField, height: int = 96) -> np.ndarray:
-    """Basis kernels (top row, each scaled to its max) above their mixing maps (bottom row)."""
+    """Basis kernels (top row, each scaled to its max) above their mixing maps (bottom row).
+
+    A ``GridField`` is drawn as its grid of kernels (row by row, as they sit on the image),
+    a ``UniformField`` as its one PSF.
+    """
+    if isinstance(field, UniformField):
+        return _kernel_tile(field.psf, height)
+    if isinstance(field, GridField):
+        rows = [np.concatenate([_kernel_tile(k, height) for k in row], axis=1)
+                for row in field.grid_kernels]
+        return np.concatenate(rows, axis=0)
     h, w = field.image_shape
     width = max(8, int(round(height * w / h)))
     tiles = []
@@ -68,3 +78,8 @@ def basis_panels(field: BasisField, height: int = 96) -> np.ndarray:
         bottom = resize(mixing, (height, top.shape[1]), anti_aliasing=True)
         tiles.append(np.pad(np.concatenate([top, bottom], 0), 2, constant_values=0.5))
     return np.clip(np.concatenate(tiles, axis=1), 0, 1).astype(np.float32)
+
+
+def _kernel_tile(kernel, height):
+    tile = resize(kernel / max(kernel.max(), 1e-12), (height, height), order=0)
+    return np.clip(np.pad(tile, 2, constant_values=0.5), 0, 1).astype(np.float32)

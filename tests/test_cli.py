@@ -181,3 +181,54 @@ def test_readme_cg_example_runs():
     normal = H.H @ H + 0.01 * aslinearoperator(identity(H.shape[1]))
     x, info = cg(normal, H.H @ blurred.ravel(), maxiter=100)
     assert info == 0 and np.mean((x.reshape(32, 32) - image) ** 2) < np.mean((blurred - image) ** 2)
+
+
+@pytest.fixture
+def blurry_photo(tmp_path):
+    import skimage.data
+    from scipy.signal import fftconvolve
+
+    sharp = skimage.data.camera()[100:292, 150:342] / 255.0
+    y = np.clip(fftconvolve(sharp, nublur.linear_kernel(9, 30.0), mode="same"), 0, 1)
+    path = tmp_path / "blurry.png"
+    iio.imwrite(path, (y * 255).astype(np.uint8))
+    return path
+
+
+def test_default_estimator_is_classical_and_estimate_writes_its_field(tmp_path, blurry_photo):
+    out = tmp_path / "field.npz"
+    proc = run("estimate", blurry_photo, "-o", out, "--kernel-size", "15",
+               "--figure", tmp_path / "fig.png")
+    assert "confidence" in proc.stderr
+    field = fieldio.load_field(out)
+    assert field.kernel_size <= 15
+    assert (tmp_path / "fig.png").stat().st_size > 0
+
+
+def test_kernel_size_must_be_odd(blurry_photo):
+    proc = run("deblur", blurry_photo, "--kernel-size", "10", check=False)
+    assert proc.returncode == 2 and "odd" in proc.stderr
+
+
+@pytest.mark.parametrize("confidence, unchanged", [(0.1, True), (0.35, False)])
+def test_unreliable_estimates_are_said_and_deblurred_conservatively(
+        tmp_path, blurry_photo, monkeypatch, capsys, confidence, unchanged):
+    from nublur import cli
+    from nublur.estimators.classical import ClassicalEstimator
+
+    real = ClassicalEstimator.estimate
+
+    def low(self, image, *, channel_axis=-1, return_info=False):
+        field, info = real(self, image, channel_axis=channel_axis, return_info=True)
+        info.confidence = confidence
+        return (field, info) if return_info else field
+
+    monkeypatch.setattr(ClassicalEstimator, "estimate", low)
+    out = tmp_path / "out.png"
+    assert cli.main(["deblur", str(blurry_photo), "-o", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "warning" in err and f"{confidence:.2f}" in err
+    same = np.array_equal(iio.imread(out), iio.imread(blurry_photo))
+    assert same == unchanged
+    if not unchanged:
+        assert "iterations" in err

@@ -1,5 +1,12 @@
-"""Kernel-field estimators run by ONNX Runtime (no torch): ``load_estimator("kpn")``."""
+"""Kernel-field estimators behind one interface, ``.estimate(image, *, channel_axis=-1)``:
+classical blind estimation (no training) and networks run by ONNX Runtime (no torch).
+``load_estimator(name)`` returns any of them."""
 
-from .onnx import DEFAULT_MODEL, OnnxKernelEstimator, load_estimator
+from .classical import (ClassicalEstimator, FieldEstimate, PsfEstimate, estimate_psf,
+                        refine_field)
+from .onnx import DEFAULT_MODEL, OnnxKernelEstimator, load_onnx_estimator
+from .registry import ESTIMATOR_NAMES, RefinedEstimator, load_estimator
 
-__all__ = ["load_estimator", "OnnxKernelEstimator", "DEFAULT_MODEL"]
+__all__ = ["load_estimator", "ESTIMATOR_NAMES", "OnnxKernelEstimator", "load_onnx_estimator",
+           "DEFAULT_MODEL", "ClassicalEstimator", "RefinedEstimator", "estimate_psf",
+           "refine_field", "PsfEstimate", "FieldEstimate"]

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from importlib import resources
+import importlib.resources.abc  # noqa: F401  (resources.abc.Traversable)
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +32,9 @@ from skimage.transform import resize
 from .._validation import as_image, check_positive_int
 from ..fields import BasisField
 
-__all__ = ["load_estimator", "OnnxKernelEstimator", "DEFAULT_MODEL"]
+__all__ = ["load_onnx_estimator", "OnnxKernelEstimator", "DEFAULT_MODEL"]
 
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models_onnx"
+MODELS_DIR = resources.files("nublur.models")
 DEFAULT_MODEL = MODELS_DIR / "nublur_kpn_b25_k33.onnx"
 PRECISIONS = ("auto", "float32", "int8")
 
@@ -43,21 +45,23 @@ class OnnxKernelEstimator:
     def __init__(self, path, *, providers=None, max_side: int = 1024):
         import onnxruntime as ort
 
-        self.path = Path(path)
+        self.path = path if isinstance(path, resources.abc.Traversable) else Path(path)
         if not self.path.is_file():
             raise ValueError(f"model file {str(self.path)!r} does not exist")
-        card_path = self.path.with_suffix(".json")
-        if not card_path.is_file():
+        card_path = self.path.parent / (self.path.name.rsplit(".", 1)[0] + ".json") \
+            if hasattr(self.path, "parent") else None
+        if card_path is None or not card_path.is_file():
             raise ValueError(f"model card {str(card_path)!r} is missing")
         self.card = json.loads(card_path.read_text())
-        digest = hashlib.sha256(self.path.read_bytes()).hexdigest()
+        model = self.path.read_bytes()  # read once: also works inside a zip
+        digest = hashlib.sha256(model).hexdigest()
         if digest != self.card.get("sha256"):
             raise ValueError(f"{self.path.name}: sha256 {digest[:12]}... differs from its model "
                              f"card ({str(self.card.get('sha256'))[:12]}...); refusing to load")
         self.max_side = check_positive_int(max_side, "max_side", minimum=16)
         if providers is None:
             providers = _default_providers()
-        self.session = ort.InferenceSession(str(self.path), providers=providers)
+        self.session = ort.InferenceSession(model, providers=providers)
         self.gamma = float(self.card["input"]["gamma"])
         self.multiple = int(self.card["input"]["padding_multiple"])
 
@@ -113,8 +117,8 @@ def _magnify(kernels: np.ndarray, factor: float) -> np.ndarray:
     return (out / out.sum(axis=(1, 2), keepdims=True)).astype(np.float32)
 
 
-def load_estimator(name_or_path="kpn", *, precision: str = "auto",
-                   **options) -> OnnxKernelEstimator:
+def load_onnx_estimator(name_or_path="kpn", *, precision: str = "auto",
+                        **options) -> OnnxKernelEstimator:
     """The shipped estimator ("kpn") or an .onnx file with its model card beside it.
 
     Parameters
@@ -136,7 +140,7 @@ def load_estimator(name_or_path="kpn", *, precision: str = "auto",
         return OnnxKernelEstimator(Path(name_or_path), **options)
     if precision == "auto":
         precision = "float32" if _uses_cuda(options.get("providers")) else "int8"
-    int8 = DEFAULT_MODEL.with_name(f"{DEFAULT_MODEL.stem}_int8.onnx")
+    int8 = MODELS_DIR / "nublur_kpn_b25_k33_int8.onnx"
     return OnnxKernelEstimator(int8 if precision == "int8" else DEFAULT_MODEL, **options)
 
 

@@ -1,0 +1,248 @@
+"""Spatially varying blind estimation from overlapping patches (efficient filter flow).
+
+The model (Hirsch et al.'s efficient filter flow, REFERENCE_NOTES.md "Blind kernel
+estimation"): the image is covered by a gy x gx grid of overlapping patches; each patch has
+its own PSF, and the field interpolates the PSFs bilinearly between the patch centres (a
+``GridField``: every pixel touches at most 4 kernels, so solvers pay about 4 kernels' work).
+
+Estimation:
+
+1. a global PSF on a central crop (``estimate_psf`` with automatic size) sets the kernel window
+   and starts every patch;
+2. each patch's PSF is estimated from the global one, coarse to fine over the upper half of
+   the pyramid (``estimate_psf`` machinery);
+3. unreliable patches are detected: too few strong edges (flat), too many saturated pixels,
+   or a kernel inconsistent with its neighbours (normalised cross-correlation after
+   alignment with the median of the neighbours' kernels below ``consistency``); they are
+   filled with the mean of their reliable neighbours (the global PSF where none is);
+4. the field is assembled (optionally refined jointly, ``refine_field``).
+
+Parameters are those of ``ClassicalEstimator``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy.signal import correlate
+
+from ..._validation import as_image, check_positive_float, check_positive_int
+from ...fields import GridField, UniformField
+from ._kernel import centre_kernel, pad_kernel
+from .psf import Settings, _estimate, _window_size, automatic_size, luminance, saturation_mask
+
+__all__ = ["ClassicalEstimator", "FieldEstimate"]
+
+_CROP = 512
+
+
+@dataclasses.dataclass
+class FieldEstimate:
+    """Diagnostics of ``ClassicalEstimator.estimate(..., return_info=True)``.
+
+    Attributes
+    ----------
+    global_psf : ndarray
+        The PSF of the central crop.
+    reliable : ndarray (gy, gx) of bool
+        Patches whose own estimate was kept.
+    consistency : ndarray (gy, gx)
+        Each patch kernel's aligned NCC with the median of its neighbours.
+    confidence : float
+        In [0, 1]: the global estimate's cross-scale agreement times the mean agreement of
+        the usable patches' kernels with their neighbours (0.5 when no patch is usable:
+        the field is then the global PSF). A heuristic; below 0.5 do not trust it.
+    """
+
+    global_psf: np.ndarray
+    reliable: np.ndarray
+    consistency: np.ndarray
+    confidence: float
+    global_confidence: float
+
+
+class ClassicalEstimator:
+    """Blind, training-free kernel-field estimator (``load_estimator("classical")``).
+
+    Parameters
+    ----------
+    grid : (gy, gx), optional
+        Patch grid; default from the image and kernel size (patches at least 4 kernel widths
+        and 160 px, 50 % overlap, at most ``max_grid``). (1, 1) gives a uniform field.
+    kernel_size : int, optional
+        Odd kernel window; default automatic (see ``estimate_psf``).
+    gamma : float
+        Linearisation of the input (2.2 for camera photos).
+    max_grid : (int, int)
+        Largest grid (rows, cols), Whyte's makeEFF default 6 x 8.
+    min_edges : float
+        Fraction of a patch's pixels that must carry strong gradients for it to count.
+    consistency : float
+        Least aligned NCC with the neighbours' median kernel for a patch to count.
+    refine : bool
+        Refine the assembled field on the whole image (``refine_field``).
+    progress : bool
+        Show a progress bar over the patches.
+    """
+
+    def __init__(self, *, grid=None, kernel_size: int | None = None, gamma: float = 2.2,
+                 max_grid=(6, 8), min_edges: float = 0.02, consistency: float = 0.5,
+                 refine: bool = False, saturation_level: float = 0.98, progress: bool = False):
+        if grid is not None:
+            grid = tuple(check_positive_int(g, "grid") for g in grid)
+            if len(grid) != 2:
+                raise ValueError(f"grid must be (rows, cols), got {grid!r}")
+        self.grid = grid
+        self.kernel_size = kernel_size
+        self.gamma = check_positive_float(gamma, "gamma")
+        self.max_grid = tuple(check_positive_int(g, "max_grid") for g in max_grid)
+        self.min_edges = check_positive_float(min_edges, "min_edges")
+        self.consistency = float(consistency)
+        self.refine = bool(refine)
+        self.saturation_level = check_positive_float(saturation_level, "saturation_level")
+        self.progress = bool(progress)
+
+    def estimate(self, image, *, channel_axis=-1, return_info: bool = False):
+        """Kernel field of ``image`` (display values in [0, 1]; gray or colour).
+
+        Returns a ``GridField`` (a ``UniformField`` for a 1 x 1 grid), and a
+        ``FieldEstimate`` with ``return_info``.
+        """
+        if channel_axis is not None and np.ndim(image) == 2:
+            channel_axis = None
+        img, axis = as_image(image, "image", channel_axis)
+        if min(img.shape[:2]) < 32:
+            raise ValueError(f"image must be at least 32 x 32 pixels, got {img.shape[:2]}")
+        _window_size(img.shape[:2], self.kernel_size, None)
+        y = luminance(img, axis, self.gamma)
+        saturated = saturation_mask(img, axis, self.saturation_level)
+        psf, info = self._global(y, saturated)
+        grid = self.grid or self._default_grid(y.shape, psf.shape[0])
+        if grid == (1, 1):
+            field = UniformField(psf)
+            out = FieldEstimate(psf, np.ones((1, 1), bool), np.ones((1, 1)), info.confidence,
+                                info.confidence)
+        else:
+            field, out = self._patch_field(y, saturated, psf, info, grid)
+        if self.refine:
+            from .refine import refine_field
+
+            field = refine_field(image, field, channel_axis=channel_axis, gamma=self.gamma)
+        return (field, out) if return_info else field
+
+    def _global(self, y, saturated):
+        h, w = y.shape
+        top, left = max(0, (h - _CROP) // 2), max(0, (w - _CROP) // 2)
+        crop = (slice(top, top + _CROP), slice(left, left + _CROP))
+        window = _window_size(y[crop].shape, self.kernel_size, _auto_window(y.shape))
+        settings = Settings()
+        if self.kernel_size is None:
+            window = automatic_size(y[crop], saturated[crop], window, settings)
+        return _estimate(y[crop], saturated[crop], window, settings, return_info=True)
+
+    def _default_grid(self, shape, kernel_size):
+        patch = max(160, 4 * kernel_size)
+        counts = [int(np.clip(round(2 * n / patch) - 1, 1, m))
+                  for n, m in zip(shape, self.max_grid)]
+        return tuple(counts)
+
+    def _patch_field(self, y, saturated, psf, info, grid):
+        h, w = y.shape
+        window = max(psf.shape[0], 5) + 2 * max(2, psf.shape[0] // 4)
+        window = min(window | 1, _window_size(y.shape, None, None) | 1)
+        (rows, row_nodes), (cols, col_nodes) = (_patch_spans(n, g) for n, g in zip((h, w), grid))
+        kernels = np.zeros(grid + (window, window))
+        own = np.zeros(grid, dtype=bool)
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=grid[0] * grid[1], desc="patch kernels", disable=not self.progress,
+                   leave=False)
+        try:
+            for a, (r0, r1) in enumerate(rows):
+                for b, (c0, c1) in enumerate(cols):
+                    patch, sat = y[r0:r1, c0:c1], saturated[r0:r1, c0:c1]
+                    own[a, b] = self._usable(patch, sat)
+                    if own[a, b]:
+                        k = _estimate(patch, sat, window, Settings(lam=2e-3), initial=psf)
+                    else:
+                        k = psf
+                    kernels[a, b] = pad_kernel(k, window)
+                    bar.update(1)
+        finally:
+            bar.close()
+        consistency = _neighbour_consistency(kernels)
+        reliable = own & (consistency >= self.consistency)
+        kernels = _fill_unreliable(kernels, reliable, pad_kernel(psf, window))
+        kernels = kernels / kernels.sum(axis=(2, 3), keepdims=True)
+        field = GridField(kernels, (h, w), row_nodes=row_nodes, col_nodes=col_nodes)
+        agreement = float(np.mean(consistency[own])) if own.any() else 0.5
+        confidence = float(info.confidence * agreement)
+        return field, FieldEstimate(psf, reliable, consistency, confidence, info.confidence)
+
+    def _usable(self, patch, sat) -> bool:
+        if sat.mean() > 0.2:
+            return False
+        gx = np.abs(np.diff(patch, axis=1))
+        gy = np.abs(np.diff(patch, axis=0))
+        strong = max(0.05 * float(patch.max() - patch.min()), 1e-3)
+        edges = 0.5 * ((gx > strong).mean() + (gy > strong).mean())
+        return edges >= self.min_edges
+
+
+def _auto_window(shape) -> int:
+    """Automatic window of a photo: a quarter of its short side, within [15, 101]."""
+    return int(np.clip(min(shape) // 4, 15, 101)) | 1
+
+
+def _patch_spans(size: int, count: int):
+    """``count`` patches of equal length with 50 % overlap covering ``size`` pixels, and their
+    centres."""
+    if count == 1:
+        return [(0, size)], np.array([(size - 1) / 2])
+    length = int(np.ceil(2 * size / (count + 1)))
+    starts = np.round(np.linspace(0, size - length, count)).astype(int)
+    spans = [(int(s), int(s) + length) for s in starts]
+    return spans, starts + (length - 1) / 2
+
+
+def _aligned_ncc(a, b) -> float:
+    """Largest normalised cross-correlation of two kernels over all shifts."""
+    c = correlate(a, b, mode="full")
+    denom = np.linalg.norm(a) * np.linalg.norm(b)
+    return float(c.max() / denom) if denom > 0 else 0.0
+
+
+def _neighbour_consistency(kernels):
+    gy, gx = kernels.shape[:2]
+    out = np.ones((gy, gx))
+    if gy * gx == 1:
+        return out
+    for a in range(gy):
+        for b in range(gx):
+            nbrs = [kernels[i, j] for i in range(max(0, a - 1), min(gy, a + 2))
+                    for j in range(max(0, b - 1), min(gx, b + 2)) if (i, j) != (a, b)]
+            median = centre_kernel(np.median(np.stack(nbrs), axis=0) + 1e-12)
+            out[a, b] = _aligned_ncc(kernels[a, b], median)
+    return out
+
+
+def _fill_unreliable(kernels, reliable, fallback):
+    """Unreliable patches take the mean of their reliable 8-neighbours, repeatedly outward;
+    patches no reliable kernel reaches take ``fallback``."""
+    kernels = kernels.copy()
+    known = reliable.copy()
+    gy, gx = known.shape
+    while not known.all():
+        grown = known.copy()
+        for a, b in zip(*np.nonzero(~known)):
+            nbrs = [(i, j) for i in range(max(0, a - 1), min(gy, a + 2))
+                    for j in range(max(0, b - 1), min(gx, b + 2)) if known[i, j]]
+            if nbrs:
+                kernels[a, b] = centre_kernel(np.mean([kernels[i, j] for i, j in nbrs], axis=0))
+                grown[a, b] = True
+        if grown.sum() == known.sum():
+            kernels[~grown] = fallback
+            break
+        known = grown
+    return kernels

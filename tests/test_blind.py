@@ -1,0 +1,231 @@
+"""Blind estimation without training: estimate_psf, the classical patch field, refine_field."""
+
+import numpy as np
+import pytest
+import scipy.signal
+import skimage.data
+from scipy.signal import fftconvolve
+
+import nublur
+from nublur.estimators.classical import ClassicalEstimator, estimate_psf, refine_field
+from nublur.estimators.classical._kernel import (centre_kernel, clean_kernel,
+                                                 kernel_least_squares, pad_kernel)
+from nublur.estimators.classical.psf import _masked_gradients
+
+
+def aligned_ncc(a, b):
+    """Largest normalised cross-correlation over all shifts (kernels compared up to shift)."""
+    n = max(a.shape[0], b.shape[0])
+    a, b = pad_kernel(a, n), pad_kernel(b, n)
+    c = scipy.signal.correlate(a, b, mode="full")
+    return c.max() / np.linalg.norm(a) / np.linalg.norm(b)
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return skimage.data.camera()[40:296, 120:376] / 255.0
+
+
+def blurred(scene, psf, rng, noise=0.01):
+    y = fftconvolve(scene, psf, mode="same") + noise * rng.standard_normal(scene.shape)
+    return np.clip(y, 0, 1)
+
+
+def support_size(psf):
+    rows, cols = np.nonzero(psf > 0.02 * psf.max())
+    return max(rows.max() - rows.min(), cols.max() - cols.min()) + 1
+
+
+def shake_psf(size):
+    """A camera-shake PSF (Boracchi-Foi trajectory) whose path spans most of its window."""
+    for seed in range(200):
+        psf = nublur.camera_shake_kernel(size, np.random.default_rng(seed))
+        if support_size(psf) >= 0.6 * size:
+            return psf / psf.sum()
+    raise AssertionError("no wide trajectory found")
+
+
+def psf_of(kind, size):
+    return nublur.linear_kernel(size, 30.0) if kind == "line" else shake_psf(size)
+
+
+CASES = [("line", 9), ("line", 21), ("shake", 9), ("shake", 15), ("shake", 25), ("shake", 45)]
+
+
+@pytest.mark.parametrize("psf_kind, size", CASES)
+def test_estimate_psf_recovers_known_psfs(psf_kind, size, scene, rng):
+    """Several shapes and sizes, 1 % noise, automatic kernel size: the estimate is close to
+    the true PSF up to shift (normalised cross-correlation), far closer than the delta or a
+    disc of the same support, and RL with it improves on the blurry image."""
+    psf = psf_of(psf_kind, size)
+    y = blurred(scene, psf, rng)
+    est = estimate_psf(y)
+    assert est.shape[0] % 2 == 1 and est.min() >= 0 and est.sum() == pytest.approx(1.0)
+    score = aligned_ncc(est, psf)
+    assert score >= 0.7
+    disc = np.hypot(*np.mgrid[-(size // 2):size // 2 + 1, -(size // 2):size // 2 + 1]) <= \
+        support_size(psf) / 2
+    assert score > aligned_ncc(disc / disc.sum(), psf) + 0.2
+    assert score > aligned_ncc(np.ones((1, 1)), psf) + 0.2
+    restored = nublur.richardson_lucy(y, est, 20)
+    assert nublur.metrics.psnr(restored, scene, border=size) > \
+        nublur.metrics.psnr(y, scene, border=size) + 1.0
+
+
+@pytest.mark.xfail(strict=True, reason="issue 19's target (NCC >= 0.9 at 1 % noise for every "
+                   "shape, 9-45 px) is not met yet: measured 0.72-0.90, see the note")
+def test_estimate_psf_meets_the_issue_target_on_every_shape(scene):
+    scores = []
+    for kind, size in CASES:
+        psf = psf_of(kind, size)
+        scores.append(aligned_ncc(estimate_psf(blurred(scene, psf,
+                                                       np.random.default_rng(1234))), psf))
+    assert min(scores) >= 0.9
+
+
+@pytest.mark.parametrize("kind, size", [("line", 11), ("line", 25), ("shake", 25)])
+def test_automatic_size_follows_the_support(kind, size, scene, rng):
+    """With kernel_size=None the returned PSF's window is within a few pixels of the true
+    support (never the 63 px window the search starts from)."""
+    psf = psf_of(kind, size)
+    est = estimate_psf(blurred(scene, psf, rng, noise=0.005))
+    assert -2 <= est.shape[0] - support_size(psf) <= 8
+
+
+def test_colour_and_gray_agree(scene, rng):
+    """Equal channels give the gray luminance up to rounding (which the iterations may
+    amplify a little): the two estimates agree and both find the PSF."""
+    psf = nublur.linear_kernel(13, 60.0)
+    y = blurred(scene, psf, rng, noise=0.005)
+    gray = estimate_psf(y)
+    colour = estimate_psf(np.stack([y, y, y], axis=0), channel_axis=0)
+    assert aligned_ncc(colour, gray) >= 0.98
+    assert aligned_ncc(colour, psf) >= 0.9
+
+
+def test_estimate_is_deterministic(scene, rng):
+    y = blurred(scene, nublur.linear_kernel(9, 120.0), rng)
+    np.testing.assert_array_equal(estimate_psf(y), estimate_psf(y))
+
+
+def test_estimate_psf_returns_diagnostics(scene, rng):
+    psf = nublur.linear_kernel(15, 0.0)
+    y = blurred(scene, psf, rng, noise=0.005)
+    est, info = estimate_psf(y, return_info=True)
+    np.testing.assert_array_equal(est, info.psf)
+    assert len(info.kernels) == len(info.sizes) >= 3
+    assert 0 <= info.confidence <= 1 and info.reblur_error < 0.05
+    assert 0.002 < info.noise < 0.02
+
+
+def test_estimate_psf_refuses_bad_input(scene):
+    with pytest.raises(ValueError, match="kernel_size"):
+        estimate_psf(scene, kernel_size=10)
+    with pytest.raises(ValueError, match="kernel_size"):
+        estimate_psf(scene, kernel_size=301)
+    with pytest.raises(ValueError, match="image"):
+        estimate_psf(scene[:10, :10])
+    bad = scene.copy()
+    bad[3, 3] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        estimate_psf(bad)
+    with pytest.raises(ValueError, match="gamma"):
+        estimate_psf(scene, gamma=0)
+    with pytest.raises(ValueError, match="channel_axis"):
+        estimate_psf(scene[..., None], channel_axis=None)
+
+
+def test_input_is_not_modified(scene, rng):
+    y = blurred(scene, nublur.linear_kernel(7, 0.0), rng)
+    before = y.copy()
+    estimate_psf(y)
+    np.testing.assert_array_equal(y, before)
+
+
+def test_saturated_neighbourhoods_leave_the_kernel_data_term():
+    """Gradients within a kernel width of a saturated pixel, and at the border, are zeroed."""
+    y = np.random.default_rng(0).random((40, 40))
+    sat = np.zeros((40, 40), dtype=bool)
+    sat[20, 20] = True
+    gx, gy, keep = _masked_gradients(y, sat, 7)
+    assert np.all(keep[17:24, 17:24] == 0) and keep[20, 25] == 1 and keep[10, 10] == 1
+    assert np.all(gx[keep == 0] == 0) and np.all(gy[keep == 0] == 0)
+    assert np.all(keep[:4] == 0) and np.all(keep[:, -4:] == 0)
+
+
+def test_kernel_least_squares_recovers_the_kernel_of_exact_gradients(rng):
+    """With noiseless gradients (zero beyond a central region, so the zero-padded model is
+    exact) and a tiny weight, the Toeplitz normal equations give the true PSF."""
+    x = np.zeros((64, 64))
+    x[12:-12, 12:-12] = rng.random((40, 40))
+    psf = nublur.camera_shake_kernel(9, rng)
+    gx = np.diff(x, axis=1, append=0)
+    gy = np.diff(x, axis=0, append=0)
+    bx = scipy.signal.convolve(gx, psf, mode="same")
+    by = scipy.signal.convolve(gy, psf, mode="same")
+    est = kernel_least_squares((gx, gy), (bx, by), 9, 1e-9, num_iter=200)
+    np.testing.assert_allclose(est, psf, atol=1e-6)
+
+
+def test_clean_kernel_drops_small_pieces_and_centre_kernel_centres():
+    k = np.zeros((11, 11))
+    k[5, 3:8] = 1.0
+    k[0, 0] = 0.3   # an isolated speck under 10 % of the mass
+    cleaned = clean_kernel(k)
+    assert cleaned[0, 0] == 0 and cleaned.sum() == pytest.approx(1.0)
+    off = np.roll(cleaned, 2, axis=1)
+    centred = centre_kernel(off)
+    cols = np.nonzero(centred)[1]
+    assert cols.min() == 3 and cols.max() == 7
+
+
+def two_region_blur(scene):
+    """Left half blurred horizontally, right half vertically (smooth hand-over)."""
+    h, w = scene.shape
+    left, right = nublur.linear_kernel(13, 0.0), nublur.linear_kernel(13, 90.0)
+    kernels = np.stack([left, right])[None]  # grid (1, 2): nodes at the quarter columns
+    field = nublur.GridField(kernels, (h, w))
+    return field, left, right
+
+
+def test_patch_field_reproduces_a_two_region_blur(rng):
+    scene = skimage.data.camera()[::2, ::2] / 255.0
+    field, left, right = two_region_blur(scene)
+    y = np.clip(nublur.blur(scene, field) + 0.005 * rng.standard_normal(scene.shape), 0, 1)
+    estimator = ClassicalEstimator(grid=(2, 4), gamma=1.0)
+    est, info = estimator.estimate(y, channel_axis=None, return_info=True)
+    assert isinstance(est, nublur.GridField) and est.grid_shape == (2, 4)
+    for row in range(2):  # each side's patches find their own region's kernel
+        k_left, k_right = est.grid_kernels[row, 0], est.grid_kernels[row, -1]
+        assert aligned_ncc(k_left, left) >= 0.7 and aligned_ncc(k_right, right) >= 0.7
+        assert aligned_ncc(k_left, left) > aligned_ncc(k_left, right) + 0.2
+        assert aligned_ncc(k_right, right) > aligned_ncc(k_right, left) + 0.2
+    assert info.reliable.shape == (2, 4)
+
+
+def test_classical_estimator_grid_1x1_is_uniform(scene, rng):
+    y = blurred(scene, nublur.linear_kernel(9, 45.0), rng)
+    field = nublur.load_estimator("uniform", gamma=1.0).estimate(y, channel_axis=None)
+    assert isinstance(field, nublur.UniformField)
+
+
+def test_refinement_lowers_the_reblur_error_of_a_perturbed_field(rng):
+    scene = skimage.data.camera()[::2, ::2] / 255.0
+    field, left, right = two_region_blur(scene)
+    y = np.clip(nublur.blur(scene, field) + 0.005 * rng.standard_normal(scene.shape), 0, 1)
+    shorter = np.stack([nublur.linear_kernel(9, 10.0, size=13),
+                        nublur.linear_kernel(9, 80.0, size=13)])[None]
+    perturbed = nublur.GridField(shorter, scene.shape)
+    refined, info = refine_field(y, perturbed, iterations=3, return_info=True)
+    assert isinstance(refined, nublur.GridField)
+
+    def reblur_error(f):
+        return np.sqrt(np.mean((nublur.blur(scene, f) - y) ** 2))
+    assert reblur_error(refined) < 0.8 * reblur_error(perturbed)
+    assert all(a < b for a, b in zip(info.losses_after, info.losses_before))
+
+
+def test_refine_field_refuses_unsupported_fields(scene):
+    dense = nublur.DenseField(np.ones((8, 8, 3, 3)) / 9)
+    with pytest.raises(TypeError, match="field"):
+        refine_field(scene[:8, :8], dense)
