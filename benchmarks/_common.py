@@ -16,8 +16,9 @@ import nublur
 from nublur.solvers import admm
 
 
-def best_time(fn, repeat: int = 3, warmup: int = 1) -> float:
-    """Best wall time of ``repeat`` calls after ``warmup`` untimed calls (seconds)."""
+def best_time(fn, repeat: int = 3, warmup: int = 1, statistic=min) -> float:
+    """Best wall time (or ``statistic``, e.g. ``np.median``) of ``repeat`` calls after
+    ``warmup`` untimed calls (seconds)."""
     for _ in range(warmup):
         fn()
     times = []
@@ -25,7 +26,7 @@ def best_time(fn, repeat: int = 3, warmup: int = 1) -> float:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return min(times)
+    return float(statistic(times))
 
 
 def shared_data(*parts) -> Path | None:

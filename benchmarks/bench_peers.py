@@ -26,9 +26,10 @@ import argparse
 import json
 import subprocess
 import sys
-import time
 
 import numpy as np
+
+from _common import best_time
 
 WORKLOADS = ("forward", "adjoint", "dense", "rl_uniform", "rl_grid", "cg")
 GRID = 5
@@ -47,13 +48,7 @@ def make_data(size):
 
 
 def median_time(fn, repeat=5):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times))
+    return best_time(fn, repeat=repeat, statistic=np.median)
 
 
 def run_nublur(workload, size):

@@ -15,7 +15,7 @@ import scipy.ndimage
 
 from ..._backend import num_threads
 
-__all__ = ["kernel_least_squares", "clean_kernel", "centre_kernel", "trim_kernel",
+__all__ = ["kernel_least_squares", "conjugate_gradients", "clean_kernel", "centre_kernel", "trim_kernel",
            "resize_kernel", "delta_segment"]
 
 
@@ -71,16 +71,18 @@ def kernel_least_squares(latent_grads, blurred_grads, size: int, weight: float,
         return full[valid, valid] + penalty * k
 
     k = np.full((size, size), 1.0 / size**2) if init is None else init.astype(np.float64)
-    k = _conjugate_gradients(normal, rhs, k, num_iter)
+    k = conjugate_gradients(normal, rhs, k, num_iter)
     for _ in range(reweights if sparsity > 0 else 0):
         # iteratively reweighted least squares for sum |k|^(1/2): thin kernels
         floor = 1e-3 * max(np.abs(k).max(), 1e-12)
         penalty = weight + outside + sparsity * np.maximum(np.abs(k), floor) ** -1.5
-        k = _conjugate_gradients(normal, rhs, k, num_iter)
+        k = conjugate_gradients(normal, rhs, k, num_iter)
     return k
 
 
-def _conjugate_gradients(normal, rhs, k, num_iter):
+def conjugate_gradients(normal, rhs, k, num_iter):
+    """``num_iter`` conjugate-gradient steps on ``normal(k) = rhs`` from ``k`` (any array
+    shape; ``normal`` symmetric positive definite)."""
     r = rhs - normal(k)
     p = r.copy()
     rr = np.vdot(r, r)

@@ -26,7 +26,7 @@ import scipy.ndimage
 from ..._validation import as_image, check_positive_float, check_positive_int
 from ...fields import BasisField, GridField, UniformField
 from ...solvers.richardson_lucy import richardson_lucy
-from ._kernel import clean_kernel
+from ._kernel import clean_kernel, conjugate_gradients
 from .psf import luminance, saturation_mask, select_gradients
 
 __all__ = ["refine_field", "RefineInfo"]
@@ -124,7 +124,7 @@ def l0_latent(y, field, lam: float, *, kappa: float = 4.0, cg_iterations: int = 
 
         def normal(v, beta=beta):
             return blur_adjoint(blur(v, field), field) + beta * _gradients_adjoint(*_gradients(v))
-        x = _cg(normal, rhs, x, cg_iterations)
+        x = conjugate_gradients(normal, rhs, x, cg_iterations)
         beta *= kappa
     return x
 
@@ -137,23 +137,6 @@ def _gradients_adjoint(gx, gy):
     out[:-1] -= gy[:-1]
     out[1:] += gy[:-1]
     return out
-
-
-def _cg(normal, rhs, x, num_iter):
-    r = rhs - normal(x)
-    p = r.copy()
-    rr = np.vdot(r, r)
-    for _ in range(num_iter):
-        if rr <= 1e-30:
-            break
-        ap = normal(p)
-        alpha = rr / np.vdot(p, ap)
-        x = x + alpha * p
-        r = r - alpha * ap
-        rr_new = np.vdot(r, r)
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return x
 
 
 def _gradients(x):
@@ -263,18 +246,4 @@ class _KernelProblem:
         def normal(k):
             return self.adjoint(self.apply(k)) + weight * k
 
-        k = start.copy()
-        r = rhs - normal(k)
-        p = r.copy()
-        rr = np.vdot(r, r)
-        for _ in range(num_iter):
-            if rr <= 1e-24:
-                break
-            ap = normal(p)
-            alpha = rr / np.vdot(p, ap)
-            k = k + alpha * p
-            r = r - alpha * ap
-            rr_new = np.vdot(r, r)
-            p = r + (rr_new / rr) * p
-            rr = rr_new
-        return k
+        return conjugate_gradients(normal, rhs, start.copy(), num_iter)
