@@ -12,8 +12,9 @@ bilinear hat mixing; zero boundary; median of 5 after a warm-up):
 
 Implementations: nublur; "reference" (scipy/scikit-image: fftconvolve per kernel, einsum for
 dense kernels, skimage's richardson_lucy, scipy's cg on the fftconvolve operator) always;
-pylops 2.8 (``NonStationaryConvolve2D``) and deepinv 0.5 (``SpaceVaryingBlur``, torch on the
-CPU) when installed (``pip install -e ".[peers]"``). Each implementation runs in its own
+pylops 2.8 (``NonStationaryConvolve2D``: the mask-first order sum_b k_b conv (m_b u), checked
+equal to ``nublur.mask_first_operator`` with these maps to 5e-7: the same work as nublur's
+kernel-first pair) and deepinv 0.5 (``SpaceVaryingBlur``, torch on the CPU) when installed (``pip install -e ".[peers]"``). Each implementation runs in its own
 process (pyFFTW, numba and torch each load an OpenMP runtime). The machine's float32 matmul
 and memory-copy peaks are printed alongside, so ratios can be read on any machine.
 
@@ -42,9 +43,17 @@ def make_data(size):
     rng = np.random.default_rng(0)
     kernels = np.stack([nublur.camera_shake_kernel(K, rng) for _ in range(GRID * GRID)])
     kernels = (kernels / kernels.sum(axis=(1, 2), keepdims=True)).astype(np.float32)
-    field = nublur.GridField(kernels.reshape(GRID, GRID, K, K), (size, size))
+    nodes = grid_nodes(size)
+    field = nublur.GridField(kernels.reshape(GRID, GRID, K, K), (size, size), row_nodes=nodes,
+                             col_nodes=nodes)
     x = rng.random((size, size), dtype=np.float32)
     return kernels, field, x
+
+
+def grid_nodes(size):
+    """Node pixels of the grid: regularly spaced integers (pylops requires them)."""
+    step = size // GRID
+    return step // 2 + step * np.arange(GRID)
 
 
 def median_time(fn, repeat=5):
@@ -60,8 +69,7 @@ def run_nublur(workload, size):
     if workload == "adjoint":
         return median_time(lambda: nublur.blur_adjoint(x, field, boundary="constant"))
     if workload == "dense":
-        small = make_data(256)[1]
-        dense = small.to_dense()
+        dense = make_data(256)[1].to_dense()
         xs = x[:256, :256].copy()
         return median_time(lambda: nublur.blur(xs, dense, boundary="constant"))
     y = nublur.blur(x, field, boundary="constant")
@@ -88,7 +96,9 @@ def _cg(op, y):
 def _hat_maps(size):
     import nublur
 
-    return np.asarray(nublur.GridField(np.ones((GRID, GRID, 1, 1)), (size, size)).mixing,
+    nodes = grid_nodes(size)
+    return np.asarray(nublur.GridField(np.ones((GRID, GRID, 1, 1)), (size, size),
+                                       row_nodes=nodes, col_nodes=nodes).mixing,
                       dtype=np.float32)
 
 
@@ -141,7 +151,7 @@ def run_pylops(workload, size):
     kernels, field, x = make_data(size)
     if workload in ("dense", "rl_uniform"):
         return None
-    centres = np.round(field.row_nodes).astype(int)
+    centres = grid_nodes(size)
     op = NonStationaryConvolve2D(dims=(size, size), hs=kernels.reshape(GRID, GRID, K, K),
                                  ihx=centres, ihz=centres, engine="numba", dtype="float32")
     if workload == "forward":
