@@ -87,7 +87,7 @@ def test_single_tile_basis_split_over_threads_matches_reference(threads, rng, mo
     monkeypatch.setenv("NUBLUR_NUM_THREADS", threads)
     shape = (30, 26)
     field = nublur.BasisField(random_kernels(rng, 5, 21), smooth_mixing(rng, 5, shape))
-    split = BasisPlan(field.kernels, field.mixing, shape, np.float64, "reflect")._split()
+    split = BasisPlan(field.kernels, field.mixing, shape, np.float64, "reflect").shares
     assert (split is None) == (threads == "1")
     kernels = np.einsum("bhw,bkl->hwkl", field.mixing, field.kernels)
     x, y = rng.random(shape), rng.random(shape)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from importlib import resources
-import importlib.resources.abc  # noqa: F401  (resources.abc.Traversable)
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
@@ -45,7 +45,7 @@ class OnnxKernelEstimator:
     def __init__(self, path, *, providers=None, max_side: int = 1024):
         import onnxruntime as ort
 
-        self.path = path if isinstance(path, resources.abc.Traversable) else Path(path)
+        self.path = path if isinstance(path, Traversable) else Path(path)
         if not self.path.is_file():
             raise ValueError(f"model file {str(self.path)!r} does not exist")
         card_path = self.path.parent / (self.path.name.rsplit(".", 1)[0] + ".json") \

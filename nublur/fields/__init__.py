@@ -84,6 +84,14 @@ def _check_mixing(mixing, name: str, num_basis: int, normalize: bool) -> np.ndar
     return mixing
 
 
+def nonzero_maps(mixing: np.ndarray, i0: int, j0: int, rows: int, cols: int):
+    """(indices, maps) of the maps of a (B, H, W) stack that are non-zero on the window
+    rows i0:i0+rows, cols j0:j0+cols (clipped to the image)."""
+    block = mixing[:, i0:i0 + rows, j0:j0 + cols]
+    index = np.flatnonzero(block.reshape(len(block), -1).any(axis=1))
+    return index, block[index]
+
+
 def _check_pixel(field, row, col):
     h, w = field.image_shape
     for name, value, size in (("row", row, h), ("col", col, w)):
@@ -231,9 +239,7 @@ class BasisField(KernelField):
         j0:j0+cols, and those maps there: (indices (n,), maps (n, rows', cols')), clipped
         to the image. Operators transform only these kernels for that window (compact
         support: segment masks, patch grids)."""
-        block = self.mixing[:, i0:i0 + rows, j0:j0 + cols]
-        index = np.flatnonzero(block.reshape(len(block), -1).any(axis=1))
-        return index, block[index]
+        return nonzero_maps(self.mixing, i0, j0, rows, cols)
 
     @classmethod
     def from_correlation_kernels(cls, kernels, mixing, *, normalize: bool = False):

@@ -29,10 +29,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 
 from .._backend import TileFFT, fast_fft_size, fft_engine, kernel_spectra, num_threads
+from ..fields import nonzero_maps
 from . import _basis_numba as nb
 from .boundaries import pad_adjoint, padding_indices
 
@@ -183,7 +185,7 @@ class BasisPlan:
         most = max(len(a) for row in self.active for a in row)
         plane = self.size * self.size * self.dtype.itemsize
         chunks = -(-most // max(1, min(most, _CHUNK_BYTES // plane)))
-        if self.grid[0] < num_threads():  # threads share the basis (``_split``)
+        if self.grid[0] < num_threads():  # threads share the basis (``_shares``)
             chunks = max(chunks, min(num_threads(), most))
         self.chunk = -(-most // chunks)
         self.patient = self.shape[0] * self.shape[1] >= _PATIENT_PIXELS
@@ -192,7 +194,9 @@ class BasisPlan:
         h, w = self.shape
         self.rows = padding_indices(h, self.radius, boundary)
         self.cols = padding_indices(w, self.radius, boundary)
-        workers = min(num_threads(), self.grid[0]) if self._split() is None else num_threads()
+        self.chunks = [[self._tile_chunks(len(index)) for index in row] for row in self.active]
+        self.shares = self._shares()
+        workers = min(num_threads(), self.grid[0]) if self.shares is None else num_threads()
         for index in range(workers):
             self._workspace(index).fft.prepare(self._batch_counts())
 
@@ -215,10 +219,10 @@ class BasisPlan:
                 blocks[-1].append(block)
         return active, blocks
 
-    def _tile_chunks(self, ty, tx):
-        """(start, count) pieces of a tile's active kernels: full chunks, then the rest in
-        powers of two, so that FFTW plans exist for few batch counts (``_batch_counts``)."""
-        count = len(self.active[ty][tx])
+    def _tile_chunks(self, count):
+        """(start, count) pieces of a tile's ``count`` active kernels: full chunks, then the
+        rest in powers of two, so that FFTW plans exist for few batch counts
+        (``_batch_counts``)."""
         pieces = [(c0, self.chunk) for c0 in range(0, count - self.chunk + 1, self.chunk)]
         c0 = len(pieces) * self.chunk
         while c0 < count:
@@ -243,17 +247,10 @@ class BasisPlan:
     def _workspace(self, index) -> _Worker:
         return _worker(self.size, self.chunk, self.dtype, self.engine, self.patient, index)
 
-    def _split(self):
+    def _shares(self):
         """(worker, workers) shares of every tile's basis chunks when there are fewer tile
         rows than threads (a large filter on a small image: one tile); else None."""
-        if "_shares" not in self.__dict__:
-            self._shares = self._shares_now()
-        return self._shares
-
-    def _shares_now(self):
-        workers = min(num_threads(), max(len(self._tile_chunks(ty, tx))
-                                         for ty in range(self.grid[0])
-                                         for tx in range(self.grid[1])))
+        workers = min(num_threads(), max(len(chunks) for row in self.chunks for chunks in row))
         if self.grid[0] >= num_threads() or workers <= 1:
             return None
         return [(k, workers) for k in range(workers)]
@@ -269,7 +266,7 @@ class BasisPlan:
         return sum(outs[1:], outs[0])
 
     def _chunks_of(self, ty, tx, share):
-        chunks = self._tile_chunks(ty, tx)
+        chunks = self.chunks[ty][tx]
         return chunks if share is None else chunks[share[0]::share[1]]
 
     def forward(self, image: np.ndarray) -> np.ndarray:
@@ -294,7 +291,7 @@ class BasisPlan:
                         nb.mix_accumulate(blurred, block, c0, count, offset, acc, n == 0)
                     nb.store_tile(acc, out, i0, j0)
 
-        shares = self._split()
+        shares = self.shares
         if shares is not None:
             return self._run_split(work, shares, self.shape)
         out = np.zeros(self.shape, dtype=self.dtype)
@@ -323,7 +320,7 @@ class BasisPlan:
                     fft.spectrum[0] = fft.held
                     nb.add_window(fft.inverse(1)[0], padded, i0, j0)
 
-        shares = self._split()
+        shares = self.shares
         if shares is not None:
             padded = self._run_split(work, shares, (h + r2, w + r2))
             return pad_adjoint(padded, self.shape, self.radius, self.boundary)
@@ -351,9 +348,4 @@ def _window_source(mixing, num_basis):
         return single
     if mixing.shape[0] != num_basis:
         raise ValueError(f"mixing has {mixing.shape[0]} maps for {num_basis} kernels")
-
-    def dense(i0, j0, rows, cols):
-        block = mixing[:, i0:i0 + rows, j0:j0 + cols]
-        index = np.flatnonzero(block.reshape(len(block), -1).any(axis=1))
-        return index, block[index]
-    return dense
+    return partial(nonzero_maps, mixing)

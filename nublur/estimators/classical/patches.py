@@ -31,7 +31,8 @@ from skimage.transform import resize
 from ..._validation import as_image, check_positive_float, check_positive_int
 from ...fields import GridField, UniformField
 from ._kernel import centre_kernel, pad_kernel, resize_kernel
-from .psf import Settings, _estimate, _window_size, automatic_size, luminance, saturation_mask
+from .psf import (Settings, _estimate, _window_size, automatic_size, default_window, luminance,
+                  saturation_mask)
 
 __all__ = ["ClassicalEstimator", "FieldEstimate"]
 
@@ -150,7 +151,7 @@ class ClassicalEstimator:
         h, w = y.shape
         top, left = max(0, (h - _CROP) // 2), max(0, (w - _CROP) // 2)
         crop = (slice(top, top + _CROP), slice(left, left + _CROP))
-        window = _window_size(y[crop].shape, self.kernel_size, _auto_window(y.shape))
+        window = _window_size(y[crop].shape, self.kernel_size, default_window(y.shape))
         settings = Settings()
         if self.kernel_size is None:
             window = automatic_size(y[crop], saturated[crop], window, settings)
@@ -165,7 +166,7 @@ class ClassicalEstimator:
     def _patch_field(self, y, saturated, psf, info, grid):
         h, w = y.shape
         window = max(psf.shape[0], 5) + 2 * max(2, psf.shape[0] // 4)
-        window = min(window | 1, _window_size(y.shape, None, None) | 1)
+        window = min(window | 1, _window_size(y.shape, None, None))
         (rows, row_nodes), (cols, col_nodes) = (_patch_spans(n, g) for n, g in zip((h, w), grid))
         kernels = np.zeros(grid + (window, window))
         own = np.zeros(grid, dtype=bool)
@@ -225,11 +226,6 @@ def _full_resolution(field, full_shape, small_shape):
                      col_nodes=cols, normalize=True)
 
 
-def _auto_window(shape) -> int:
-    """Automatic window of a photo: a quarter of its short side, within [15, 101]."""
-    return int(np.clip(min(shape) // 4, 15, 101)) | 1
-
-
 def _patch_spans(size: int, count: int):
     """``count`` patches of equal length with 50 % overlap covering ``size`` pixels, and their
     centres."""
@@ -248,6 +244,12 @@ def _aligned_ncc(a, b) -> float:
     return float(c.max() / denom) if denom > 0 else 0.0
 
 
+def _neighbours(a, b, shape):
+    """The grid cells 8-connected to cell (a, b)."""
+    return [(i, j) for i in range(max(0, a - 1), min(shape[0], a + 2))
+            for j in range(max(0, b - 1), min(shape[1], b + 2)) if (i, j) != (a, b)]
+
+
 def _neighbour_consistency(kernels):
     gy, gx = kernels.shape[:2]
     out = np.ones((gy, gx))
@@ -255,8 +257,7 @@ def _neighbour_consistency(kernels):
         return out
     for a in range(gy):
         for b in range(gx):
-            nbrs = [kernels[i, j] for i in range(max(0, a - 1), min(gy, a + 2))
-                    for j in range(max(0, b - 1), min(gx, b + 2)) if (i, j) != (a, b)]
+            nbrs = [kernels[i, j] for i, j in _neighbours(a, b, (gy, gx))]
             median = centre_kernel(np.median(np.stack(nbrs), axis=0) + 1e-12)
             out[a, b] = _aligned_ncc(kernels[a, b], median)
     return out
@@ -267,12 +268,10 @@ def _fill_unreliable(kernels, reliable, fallback):
     patches no reliable kernel reaches take ``fallback``."""
     kernels = kernels.copy()
     known = reliable.copy()
-    gy, gx = known.shape
     while not known.all():
         grown = known.copy()
         for a, b in zip(*np.nonzero(~known)):
-            nbrs = [(i, j) for i in range(max(0, a - 1), min(gy, a + 2))
-                    for j in range(max(0, b - 1), min(gx, b + 2)) if known[i, j]]
+            nbrs = [(i, j) for i, j in _neighbours(a, b, known.shape) if known[i, j]]
             if nbrs:
                 kernels[a, b] = centre_kernel(np.mean([kernels[i, j] for i, j in nbrs], axis=0))
                 grown[a, b] = True

@@ -38,9 +38,10 @@ from ..._validation import (as_image, check_nonnegative_float, check_positive_fl
                            check_positive_int)
 from ._kernel import (centre_kernel, clean_kernel, delta_segment, kernel_least_squares,
                       pad_kernel, resize_kernel, trim_kernel)
-from ._latent import forward_gradients, l0_restore, periodic_extension
+from ._latent import l0_restore, periodic_extension
 
-__all__ = ["estimate_psf", "PsfEstimate", "Settings", "luminance", "automatic_size"]
+__all__ = ["estimate_psf", "PsfEstimate", "Settings", "luminance", "automatic_size",
+           "default_window", "forward_differences"]
 
 _RATIO = math.sqrt(0.5)
 _COARSEST = 5
@@ -213,9 +214,15 @@ def _window_size(shape, kernel_size, max_kernel_size) -> int:
     if max_kernel_size is not None:
         size = check_positive_int(max_kernel_size, "max_kernel_size", minimum=3)
     else:
-        size = int(np.clip(short // 4, 15, _MAX_AUTO))
+        size = default_window(shape)
     size = min(size, short - (1 - short % 2))
     return size | 1
+
+
+def default_window(shape) -> int:
+    """The automatic search window of an image: a quarter of its short side, within
+    [15, 101] px."""
+    return int(np.clip(min(shape) // 4, 15, _MAX_AUTO))
 
 
 def _scale_sizes(window: int):
@@ -252,9 +259,8 @@ def _estimate(y, saturated, window, settings: Settings, *, trim=False, initial=N
         k = resize_kernel(k, _magnified_size(k, factor / factors[s - 1])) if s else k
         k = pad_kernel(k, size) if k.shape[0] != size else k
         k = centre_kernel(k / k.sum())
-        k, lam_now, latent = _scale(ys, sat, k, lam_now, settings)
-        if s == len(sizes) - 1:
-            k = _refit(latent, ys, sat, k, settings)
+        k, lam_now, latent = _scale(ys, sat, k, lam_now, settings,
+                                    refit=s == len(sizes) - 1)
         per_scale.append(k.copy())
         used_sizes.append(size)
         if progress is not None:
@@ -277,7 +283,9 @@ def _grown_size(k, ratio, window):
     return min(window, max(5, 2 * int(math.ceil(reach * 1.25 + 2)) + 1))
 
 
-def _scale(ys, sat, k, lam, settings: Settings):
+def _scale(ys, sat, k, lam, settings: Settings, refit: bool = False):
+    """The alternations of one scale; with ``refit``, the last kernel step is done again on
+    the support found (``_refit``)."""
     pad = k.shape[0]
     h, w = ys.shape
     periodic = periodic_extension(ys, pad)
@@ -292,27 +300,35 @@ def _scale(ys, sat, k, lam, settings: Settings):
                                      settings.weight, init=k, sparsity=settings.sparsity)
         k = centre_kernel(clean_kernel(k_new))
         lam = max(lam / 1.1, settings.lam_floor)
+    if refit:
+        k = _refit(latent, blurred_grads, k, settings)
     return k, lam, latent
 
 
-def _refit(latent, ys, sat, k, settings: Settings):
+def _refit(latent, blurred_grads, k, settings: Settings):
     """The last kernel step again on the support found (entries at least 1/20 of the max,
     grown by one pixel), which drops the speckle noise around the motion path."""
     support = scipy.ndimage.binary_dilation(k >= k.max() / 20, np.ones((3, 3), dtype=bool))
     lx, ly, _ = select_gradients(latent, k.shape[0])
-    gx, gy, keep = _masked_gradients(ys, sat, k.shape[0])
+    gx, gy, keep = blurred_grads
     k_new = kernel_least_squares((lx * keep, ly * keep), (gx, gy), k.shape[0], settings.weight,
                                  init=k * support, sparsity=settings.sparsity, support=support)
     return centre_kernel(clean_kernel(k_new))
 
 
+def forward_differences(x):
+    """(d/dcol, d/drow) forward differences, zero in the last column / row."""
+    gx = np.zeros_like(x)
+    gy = np.zeros_like(x)
+    gx[:, :-1] = x[:, 1:] - x[:, :-1]
+    gy[:-1] = x[1:] - x[:-1]
+    return gx, gy
+
+
 def _masked_gradients(ys, sat, size):
     """Blurred gradients (d/dcol, d/drow), zero on saturated neighbourhoods and the border,
     with the mask of kept pixels."""
-    gx = np.zeros_like(ys)
-    gy = np.zeros_like(ys)
-    gx[:, :-1] = ys[:, 1:] - ys[:, :-1]
-    gy[:-1, :] = ys[1:, :] - ys[:-1, :]
+    gx, gy = forward_differences(ys)
     keep = np.ones(ys.shape, dtype=bool)
     if sat.any():
         keep &= ~scipy.ndimage.binary_dilation(sat, np.ones((size, size), dtype=bool))
@@ -329,10 +345,7 @@ def select_gradients(latent, size, threshold=None, *, per_size: int = 20):
 
     Returns (gx, gy, threshold) with the unselected gradients zeroed.
     """
-    gx = np.zeros_like(latent)
-    gy = np.zeros_like(latent)
-    gx[:, :-1] = latent[:, 1:] - latent[:, :-1]
-    gy[:-1, :] = latent[1:, :] - latent[:-1, :]
+    gx, gy = forward_differences(latent)
     mag = np.hypot(gx, gy)
     if threshold is None:
         angle = np.mod(np.arctan2(gy, gx), np.pi)

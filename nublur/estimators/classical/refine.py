@@ -21,13 +21,13 @@ import dataclasses
 
 import numpy as np
 import scipy.fft
-import scipy.ndimage
 
 from ..._validation import as_image, check_positive_float, check_positive_int
 from ...fields import BasisField, GridField, UniformField
 from ...solvers.richardson_lucy import richardson_lucy
 from ._kernel import clean_kernel, conjugate_gradients
-from .psf import luminance, saturation_mask, select_gradients
+from .psf import (_masked_gradients, forward_differences, luminance, saturation_mask,
+                  select_gradients)
 
 __all__ = ["refine_field", "RefineInfo"]
 
@@ -84,7 +84,7 @@ def refine_field(image, field, *, channel_axis=None, gamma: float = 1.0, iterati
     weight = check_positive_float(weight, "weight")
     y = luminance(img, axis, gamma)
     size = field.kernel_size
-    keep = _data_mask(saturation_mask(img, axis, saturation_level), size)
+    *targets, keep = _masked_gradients(y, saturation_mask(img, axis, saturation_level), size)
     problem = _KernelProblem(field, y.shape)
     kernels = problem.kernels.copy()
     before, after = [], []
@@ -93,9 +93,7 @@ def refine_field(image, field, *, channel_axis=None, gamma: float = 1.0, iterati
         latent = l0_latent(y, current, lam, start=richardson_lucy(
             y, current, latent_iterations, tv_weight=tv_weight, clip=False))
         gx, gy, _ = select_gradients(latent, size)
-        grads = (gx, gy)
-        targets = [g * keep for g in _gradients(y)]
-        problem.prepare(grads, keep)
+        problem.prepare((gx, gy), keep)
         before.append(problem.loss(kernels, targets))
         solved = problem.solve(kernels, targets, weight, cg_iterations)
         kernels = np.stack([clean_kernel(k) for k in solved])
@@ -116,44 +114,27 @@ def l0_latent(y, field, lam: float, *, kappa: float = 4.0, cg_iterations: int = 
     x = y.copy() if start is None else start.copy()
     beta = 2 * lam
     while beta < beta_max:
-        gx, gy = _gradients(x)
+        gx, gy = forward_differences(x)
         small = gx * gx + gy * gy < lam / beta
         gx[small] = 0
         gy[small] = 0
         rhs = hty + beta * _gradients_adjoint(gx, gy)
 
         def normal(v, beta=beta):
-            return blur_adjoint(blur(v, field), field) + beta * _gradients_adjoint(*_gradients(v))
+            return blur_adjoint(blur(v, field), field) + beta * _gradients_adjoint(*forward_differences(v))
         x = conjugate_gradients(normal, rhs, x, cg_iterations)
         beta *= kappa
     return x
 
 
 def _gradients_adjoint(gx, gy):
-    """Adjoint of ``_gradients`` (forward differences, zero in the last column / row)."""
+    """Adjoint of ``forward_differences`` (zero in the last column / row)."""
     out = np.zeros_like(gx)
     out[:, :-1] -= gx[:, :-1]
     out[:, 1:] += gx[:, :-1]
     out[:-1] -= gy[:-1]
     out[1:] += gy[:-1]
     return out
-
-
-def _gradients(x):
-    gx = np.zeros_like(x)
-    gy = np.zeros_like(x)
-    gx[:, :-1] = x[:, 1:] - x[:, :-1]
-    gy[:-1] = x[1:] - x[:-1]
-    return gx, gy
-
-
-def _data_mask(saturated, size):
-    keep = np.ones(saturated.shape, dtype=bool)
-    if saturated.any():
-        keep &= ~scipy.ndimage.binary_dilation(saturated, np.ones((size, size), dtype=bool))
-    r = size // 2 + 1
-    keep[:r], keep[-r:], keep[:, :r], keep[:, -r:] = False, False, False, False
-    return keep.astype(np.float64)
 
 
 class _KernelProblem:
@@ -186,16 +167,15 @@ class _KernelProblem:
             return slice(0, h), slice(0, w), np.ones((h, w))
         if isinstance(self.field, GridField):
             a, c = divmod(b, self.field.grid_shape[1])
-            rows = np.flatnonzero(self.field.row_weights[a])
-            cols = np.flatnonzero(self.field.col_weights[c])
+            wr, wc = self.field.row_weights[a], self.field.col_weights[c]
+            rows, cols = np.flatnonzero(wr), np.flatnonzero(wc)
         else:
             nz = np.nonzero(self.field.mixing[b])
             rows, cols = (nz[0], nz[1]) if len(nz[0]) else (np.array([0]), np.array([0]))
         r0, r1 = max(0, rows.min() - self.radius), min(h, rows.max() + 1 + self.radius)
         c0, c1 = max(0, cols.min() - self.radius), min(w, cols.max() + 1 + self.radius)
         if isinstance(self.field, GridField):
-            a, c = divmod(b, self.field.grid_shape[1])
-            m = np.outer(self.field.row_weights[a, r0:r1], self.field.col_weights[c, c0:c1])
+            m = np.outer(wr[r0:r1], wc[c0:c1])
         else:
             m = np.asarray(self.field.mixing[b, r0:r1, c0:c1], dtype=np.float64)
         return slice(r0, r1), slice(c0, c1), m
