@@ -10,12 +10,14 @@
    A blind estimate cannot know the blur's mean translation (its kernels are centred), so
    every image is compared with the sharp image moved by the true field's translation, and
    the true field's kernels are centred the same way (``split_translation``).
-3. A 1200 x 900 RGB photo (a Lai real photo resized): time and peak memory of
+3. The deblur plan (``nublur.policy``: how strongly to deblur, or not at all) on a family
+   held out from every setting: BSD68 under uniform linear motion or camera shake.
+4. A 1200 x 900 RGB photo (a Lai real photo resized): time and peak memory of
    ``load_estimator("classical")`` plus RL, in a fresh process.
-4. ``--sheet PATH``: a contact sheet of 12 Lai real photos (input | deblurred | kernel field),
+5. ``--sheet PATH``: a contact sheet of 12 Lai real photos (input | deblurred | kernel field),
    written outside the repository (it is derived from third-party data).
 
-Run: python benchmarks/bench_blind.py [--skip-levin] [--skip-gyro] [--skip-photo]
+Run: python benchmarks/bench_blind.py [--skip-levin] [--skip-gyro] [--skip-heldout] [--skip-photo]
        [--with-kpn] [--sheet /tmp/lai_sheet.png] [--crops 8]
 """
 
@@ -32,6 +34,7 @@ import numpy as np
 import nublur
 from _common import load_levin, print_table, shared_data
 from nublur.metrics import psnr, psnr_shift_compensated
+from nublur.policy import deblur_plan
 
 LAI_SHEET = ("boat2", "bird", "car2", "night1", "night3", "face", "building1", "elephant",
              "book3", "statue1", "garden", "Pantheon")
@@ -129,27 +132,88 @@ def gyro_table(crops: int, with_kpn: bool = False):
         p_blur = psnr(blurry, reference, border=b)
         p_est = psnr(nublur.richardson_lucy(blurry, est, 30, channel_axis=-1), reference,
                      border=b)
+        plan = deblur_plan(confidence=info.confidence, radius=info.blur_radius,
+                           noise=info.noise)
+        p_plan = p_blur if plan.action == "none" else psnr(nublur.richardson_lucy(
+            blurry, est, plan.iterations, tv_weight=plan.tv_weight, channel_axis=-1),
+            reference, border=b)
         p_true = psnr(nublur.richardson_lucy(blurry, centred, 30, channel_axis=-1), reference,
                       border=b)
         p_kpn = np.nan
         if kpn is not None:
             p_kpn = psnr(nublur.richardson_lucy(blurry, kpn.estimate(blurry), 30,
                                                 channel_axis=-1), reference, border=b)
-        gains.append((p_blur, p_est, p_true, p_kpn))
+        gains.append((p_blur, p_est, p_true, p_kpn, p_plan))
         rows.append([f"kodim{n + 1:02d} / {log.name}", f"{p_blur:.2f}", f"{p_est:.2f}",
-                     f"{p_kpn:.2f}", f"{p_true:.2f}", f"{info.confidence:.2f}",
+                     f"{p_plan:.2f} ({plan.action})", f"{p_kpn:.2f}", f"{p_true:.2f}",
+                     f"{info.confidence:.2f}", f"{info.blur_radius:.2f}",
                      f"{est.grid_shape if hasattr(est, 'grid_shape') else (1, 1)}",
                      f"{seconds:.1f}"])
     g = np.array(gains)
     rows.append(["mean", f"{g[:, 0].mean():.2f}", f"{g[:, 1].mean():.2f}",
-                 f"{g[:, 3].mean():.2f}", f"{g[:, 2].mean():.2f}", "", "", ""])
+                 f"{g[:, 4].mean():.2f}", f"{g[:, 3].mean():.2f}", f"{g[:, 2].mean():.2f}",
+                 "", "", "", ""])
     print_table("Gyro (recorded hand shake) on 384 x 384 Kodak crops, RL 30 it, noise 0.005; "
                 "PSNR against the sharp image moved by the true field's translation",
-                ["image / log", "blurry", "RL, classical field", "RL, kpn field",
-                 "RL, true field (centred)", "confidence", "grid", "estimate s"], rows)
+                ["image / log", "blurry", "RL, classical field", "deblur plan (policy)",
+                 "RL, kpn field", "RL, true field (centred)", "confidence", "blur radius",
+                 "grid", "estimate s"], rows)
     print(f"short of the true field: {g[:, 2].mean() - g[:, 1].mean():.2f} dB on average; "
-          f"above blurry on {np.mean(g[:, 1] > g[:, 0]):.0%} of the images")
+          f"RL 30 above blurry on {np.mean(g[:, 1] > g[:, 0]):.0%} of the images; the deblur "
+          f"plan below blurry (by > 0.05 dB) on {np.sum(g[:, 4] < g[:, 0] - 0.05)} of {len(g)}")
     return g
+
+
+def heldout_table(count: int = 18):
+    """The deblur plan on a family no setting was chosen on: BSD68 scenes (gray) under
+    uniform linear motion (3-27 px) or camera shake (9-41 px windows, random exposure),
+    noise 0.005 / 0.01; PSNR up to integer shift."""
+    root = shared_data("bsd68")
+    if root is None:
+        print("\nBSD68 not found: skipped")
+        return None
+    import imageio.v3 as iio
+    from scipy.signal import fftconvolve
+
+    from nublur.metrics import psnr_shift_compensated as psnr_shift
+
+    estimator = nublur.load_estimator("classical", gamma=1.0)
+    rows, values = [], []
+    for n in range(count):
+        rng = np.random.default_rng(100 + n)
+        sharp = iio.imread(root / f"test{n + 1:03d}.png").astype(float) / 255
+        sharp = sharp.mean(axis=-1) if sharp.ndim == 3 else sharp
+        if n % 3 == 0:
+            length = [3, 5, 9, 15, 21, 27][n // 3 % 6]
+            psf, kind = nublur.linear_kernel(length, rng.uniform(0, 180)), f"linear {length}"
+        else:
+            size = [9, 15, 21, 31, 41][n % 5]
+            psf = nublur.camera_shake_kernel(size, rng, exposure=rng.uniform(0.3, 1.0))
+            kind = f"shake {size}"
+        sigma = [0.005, 0.01][n % 2]
+        blurry = np.clip(fftconvolve(sharp, psf, mode="same")
+                         + rng.normal(0, sigma, sharp.shape), 0, 1)
+        field, info = estimator.estimate(blurry, channel_axis=None, return_info=True)
+        plan = deblur_plan(confidence=info.confidence, radius=info.blur_radius,
+                           noise=info.noise)
+        p_blur = psnr_shift(blurry, sharp)[0]
+        p_rl = psnr_shift(nublur.richardson_lucy(blurry, field, 30), sharp)[0]
+        p_plan = p_blur if plan.action == "none" else psnr_shift(nublur.richardson_lucy(
+            blurry, field, plan.iterations, tv_weight=plan.tv_weight), sharp)[0]
+        p_true = psnr_shift(nublur.richardson_lucy(blurry, psf, 30, tv_weight=plan.tv_weight),
+                            sharp)[0]
+        values.append((p_blur, p_rl, p_plan, p_true))
+        rows.append([f"test{n + 1:03d}", kind, f"{sigma:g}", f"{p_blur:.2f}", f"{p_rl:.2f}",
+                     f"{p_plan:.2f} ({plan.action})", f"{p_true:.2f}",
+                     f"{info.confidence:.2f}", f"{info.blur_radius:.2f}"])
+    v = np.array(values)
+    rows.append(["mean", "", "", *(f"{x:.2f}" for x in v.mean(axis=0)), "", ""])
+    print_table("Held-out family (BSD68, uniform linear / shake, not used for any setting)",
+                ["image", "blur", "noise", "blurry", "RL 30, classical", "deblur plan",
+                 "RL 30 + TV, true PSF", "confidence", "blur radius"], rows)
+    print(f"below blurry (by > 0.05 dB): RL 30 {np.sum(v[:, 1] < v[:, 0] - 0.05)}, deblur plan "
+          f"{np.sum(v[:, 2] < v[:, 0] - 0.05)} of {len(v)}")
+    return v
 
 
 _PHOTO_SCRIPT = """
@@ -202,17 +266,21 @@ def contact_sheet(path):
         if photo.ndim == 2:
             photo = np.stack([photo] * 3, axis=-1)
         field, info = estimator.estimate(photo, return_info=True)
-        iters = 30 if info.confidence >= 0.5 else max(3, int(30 * info.confidence))
-        out = nublur.richardson_lucy(photo, field, iters, gamma=2.2, channel_axis=-1,
-                                     tv_weight=0 if iters == 30 else 5e-3)
+        plan = deblur_plan(confidence=info.confidence, radius=info.blur_radius,
+                           noise=info.noise)
+        out = photo if plan.action == "none" else nublur.richardson_lucy(
+            photo, field, plan.iterations, gamma=2.2, channel_axis=-1,
+            tv_weight=plan.tv_weight)
         panels = (photo, out, nublur.viz.kernel_grid(photo, field))
-        titles = (name, f"deblurred ({iters} it, conf {info.confidence:.2f})",
+        titles = (name, f"{plan.action} ({plan.iterations} it, conf {info.confidence:.2f}, "
+                        f"radius {info.blur_radius:.1f})",
                   f"field {getattr(field, 'grid_shape', (1, 1))}, {field.kernel_size} px")
         for ax, panel, title in zip(row, panels, titles):
             ax.imshow(np.clip(panel, 0, 1))
             ax.set_title(title, fontsize=9)
             ax.axis("off")
-        print(f"{name}: conf {info.confidence:.2f}, kernel {field.kernel_size}", flush=True)
+        print(f"{name}: conf {info.confidence:.2f}, radius {info.blur_radius:.2f}, kernel "
+              f"{field.kernel_size}, {plan.action}", flush=True)
     fig.tight_layout()
     fig.savefig(path, dpi=70)
     print(f"wrote {path}")
@@ -223,6 +291,7 @@ def main(argv=None):
     parser.add_argument("--skip-levin", action="store_true")
     parser.add_argument("--skip-gyro", action="store_true")
     parser.add_argument("--skip-photo", action="store_true")
+    parser.add_argument("--skip-heldout", action="store_true")
     parser.add_argument("--with-kpn", action="store_true")
     parser.add_argument("--crops", type=int, default=8)
     parser.add_argument("--sheet", help="write the Lai contact sheet here (outside the repo)")
@@ -235,6 +304,8 @@ def main(argv=None):
         levin_table(estimators)
     if not args.skip_gyro:
         gyro_table(args.crops, args.with_kpn)
+    if not args.skip_heldout:
+        heldout_table()
     if not args.skip_photo:
         photo_table()
     if args.sheet:

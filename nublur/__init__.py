@@ -6,9 +6,10 @@ Kernels are PSFs gathered at the output pixel: v(i) = sum_q k_i(q) u(i - q).
 from ._backend import fft_engine, set_fft_engine
 from .fields import (BasisField, DenseField, GridField, KernelField, LinearMotionField,
                      UniformField)
-from . import estimators, fieldio, metrics, synth, viz
+from . import estimators, fieldio, metrics, policy, synth, viz
 from .estimators import estimate_psf, load_estimator, refine_field
 from .kernels import camera_shake_kernel, camera_shake_trajectory, linear_kernel
+from .policy import deblur_plan
 from .operators import (BlurOperator, blur, blur_adjoint, camera_response, mask_first_operator,
                         smooth_clip, smooth_clip_derivative)
 from .solvers import (InverseFilters, LinearKernelLUT, admm_irc, deconv_cg, deconv_fft,
@@ -22,5 +23,5 @@ __all__ = [
     "blur", "blur_adjoint", "BlurOperator", "camera_response", "smooth_clip",
     "smooth_clip_derivative", "fft_engine", "set_fft_engine", "richardson_lucy",
     "admm_irc", "deconv_cg", "deconv_fft", "inverse_filters", "InverseFilters", "irc",
-    "LinearKernelLUT", "estimate_psf", "refine_field", "load_estimator",
+    "LinearKernelLUT", "estimate_psf", "refine_field", "load_estimator", "deblur_plan",
 ]

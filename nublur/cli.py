@@ -54,13 +54,12 @@ def _estimator(spec: str, image_shape):
 LEARNED = ("kpn", "kpn+refine")
 CLASSICAL = ("classical", "uniform", "classical+refine")
 DEFAULT_ESTIMATOR = "classical"
-LOW_CONFIDENCE = 0.5  # below this the estimate is reported unreliable and deblurred gently
-NO_CONFIDENCE = 0.2   # below this the photo is returned as it came in
 
 
 def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
-    """--estimator: (field, confidence or None). Estimators run on the image; uniform: and
-    field: read files (``_estimator``)."""
+    """--estimator: (field, info or None). Estimators run on the image; uniform: and field:
+    read files (``_estimator``); only the classical estimators report their confidence and
+    blur radius (``info``)."""
     learned = spec in LEARNED or spec.endswith(".onnx")
     if not learned and spec not in CLASSICAL:
         return _estimator(spec, image.shape[:2]), None
@@ -77,25 +76,32 @@ def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
         raise CLIError(f"--estimator {spec}: {exc}") from exc
     t0 = time.perf_counter()
     axis = -1 if image.ndim == 3 else None
-    confidence = None
+    info = None
     if spec in ("classical", "uniform"):
         field, info = estimator.estimate(image, channel_axis=axis, return_info=True)
-        confidence = info.confidence
     else:
         field = estimator.estimate(image, channel_axis=axis)
     if not quiet:
         kernels = getattr(field, "num_basis", 1)
-        extra = "" if confidence is None else f", confidence {confidence:.2f}"
+        extra = "" if info is None else \
+            f", confidence {info.confidence:.2f}, blur radius {info.blur_radius:.1f} px"
         print(f"estimated a {kernels}-kernel field ({field.kernel_size} px) in "
               f"{time.perf_counter() - t0:.1f} s{extra}", file=sys.stderr)
-    return field, confidence
+    return field, info
 
 
-def _conservative(confidence, iters, tv):
-    """Iterations and TV weight for a field of this confidence (None: as asked)."""
-    if confidence is None or confidence >= LOW_CONFIDENCE:
-        return iters, tv
-    return max(3, int(round(iters * confidence))), max(tv, 5e-3)
+def _plan(image, info, iters, tv, gamma):
+    """``nublur.policy.deblur_plan`` for this estimate (a user's field is trusted)."""
+    from .estimators.classical.psf import luminance, noise_level
+    from .policy import deblur_plan
+
+    noise = getattr(info, "noise", None)
+    if tv is None and noise is None:
+        noise = noise_level(luminance(image, -1 if image.ndim == 3 else None, gamma))
+    if info is None:
+        return deblur_plan(noise=noise, iterations=iters, tv_weight=tv)
+    return deblur_plan(confidence=info.confidence, radius=info.blur_radius, noise=noise,
+                       iterations=iters, tv_weight=tv)
 
 
 def _solve(image, field, solver, iters, gamma, tv, progress):
@@ -158,19 +164,18 @@ def cmd_deblur(args):
     output = Path(args.output) if args.output else \
         Path(args.input).with_name(f"{Path(args.input).stem}_deblurred{Path(args.input).suffix}")
     check_output_path(output, force=args.force, protect=[args.input])
-    field, confidence = _estimate_field(args.estimator, image, args.quiet, args.kernel_size)
+    field, estimate = _estimate_field(args.estimator, image, args.quiet, args.kernel_size)
     t0 = time.perf_counter()
-    iters, tv = _conservative(confidence, args.iters, args.tv)
-    if confidence is not None and confidence < NO_CONFIDENCE:
-        print(f"nublur: warning: the blur estimate is unreliable (confidence {confidence:.2f}); "
-              f"the photo is written unchanged", file=sys.stderr)
+    plan = _plan(image, estimate, args.iters, args.tv, args.gamma)
+    if plan.action == "none":
+        print(f"nublur: warning: {plan.reason}; the photo is written unchanged",
+              file=sys.stderr)
         result = image
     else:
-        if iters != args.iters:
-            print(f"nublur: warning: the blur estimate is uncertain (confidence "
-                  f"{confidence:.2f}); deblurring gently ({iters} iterations, TV {tv:g})",
-                  file=sys.stderr)
-        result = _solve(image, field, args.solver, iters, args.gamma, tv, not args.quiet)
+        if plan.reason:
+            print(f"nublur: warning: {plan.reason}", file=sys.stderr)
+        result = _solve(image, field, args.solver, plan.iterations, args.gamma,
+                        plan.tv_weight, not args.quiet)
     write_image(output, result, info.dtype, force=args.force, protect=[args.input])
     _save_field(args, field)
     if args.save_figure:
@@ -291,15 +296,17 @@ def _demo_clock(out: Path, quiet: bool) -> str:
     from .solvers import richardson_lucy
 
     photo = img_as_float32(data.clock())
-    field, confidence = _estimate_field(DEFAULT_ESTIMATOR, photo, quiet)
-    iters, tv = _conservative(confidence, 30, 0.0)
-    restored = richardson_lucy(photo, field, iters, gamma=2.2, tv_weight=tv,
-                               progress=not quiet)
+    field, estimate = _estimate_field(DEFAULT_ESTIMATOR, photo, quiet)
+    plan = _plan(photo, estimate, 30, None, 2.2)
+    restored = photo if plan.action == "none" else richardson_lucy(
+        photo, field, plan.iterations, gamma=2.2, tv_weight=plan.tv_weight, progress=not quiet)
     write_image(out / "clock_deblurred.png", restored, force=True)
     _figure(out / "demo_clock.png", [photo, restored, viz.kernel_grid(photo, field)],
-            ["clock_motion (real blur)", "RL on the estimated field", "estimated kernels"],
-            True, [])
-    return (f"real photo: clock_motion, field estimated blind (confidence {confidence:.2f}), "
+            ["clock_motion (real blur)", f"RL on the estimated field ({plan.action})",
+             "estimated kernels"], True, [])
+    return (f"real photo: clock_motion, field estimated blind (confidence "
+            f"{estimate.confidence:.2f}, blur radius {estimate.blur_radius:.1f} px, "
+            f"{plan.action} deblurring), "
             f"deblurred -> {out}/demo_clock.png")
 
 
@@ -325,7 +332,8 @@ def _parser():
     p.add_argument("--solver", choices=SOLVERS, default="rl")
     p.add_argument("--iters", type=_positive_int, default=30)
     p.add_argument("--gamma", type=_positive_float, default=2.2)
-    p.add_argument("--tv", type=_nonnegative_float, default=0.0)
+    p.add_argument("--tv", type=_nonnegative_float, default=None,
+                   help="TV weight of RL (default: 0.4 x the noise level of the photo)")
     p.add_argument("--save-field")
     p.add_argument("--save-figure")
     p.set_defaults(run=cmd_deblur)

@@ -248,3 +248,23 @@ def test_large_photos_are_estimated_at_reduced_scale(rng):
     restored = nublur.richardson_lucy(big, field, 20)
     assert nublur.metrics.psnr(restored, sharp_big, border=16) > \
         nublur.metrics.psnr(big, sharp_big, border=16) + 0.5
+
+
+def test_blur_radius_tells_a_sharp_photo_from_a_blurred_one(rng):
+    from nublur.policy import SMALL_BLUR, blur_radius, deblur_plan
+
+    sharp = skimage.data.camera()[::2, ::2] / 255.0
+    estimator = ClassicalEstimator(gamma=1.0)
+    for psf in (None, nublur.linear_kernel(15, 120)):
+        y = sharp if psf is None else fftconvolve(sharp, psf, mode="same")
+        y = np.clip(y + rng.normal(0, 0.005, y.shape), 0, 1)
+        _, info = estimator.estimate(y, channel_axis=None, return_info=True)
+        plan = deblur_plan(confidence=info.confidence, radius=info.blur_radius,
+                           noise=info.noise)
+        if psf is None:
+            assert info.blur_radius < SMALL_BLUR and plan.action == "none"
+        else:
+            assert info.blur_radius == pytest.approx(blur_radius(psf), rel=0.25)
+            assert plan.action == "full"
+            assert plan.tv_weight == pytest.approx(0.4 * info.noise)
+            assert info.noise == pytest.approx(0.005, rel=0.3)

@@ -57,7 +57,7 @@ def test_sixteen_bit_input_gives_sixteen_bit_output(tmp_path):
     iio.imwrite(tmp_path / "in.png", img)
     iio.imwrite(tmp_path / "psf.png", np.pad([[255]], 1).astype(np.uint8))
     run("deblur", tmp_path / "in.png", "--estimator", f"uniform:{tmp_path / 'psf.png'}", "-o",
-        tmp_path / "out.png", "--quiet", "--iters", 2, "--gamma", 1)
+        tmp_path / "out.png", "--quiet", "--iters", 2, "--gamma", 1, "--tv", 0)
     out = iio.imread(tmp_path / "out.png")
     assert out.dtype == np.uint16
     np.testing.assert_allclose(out.astype(float), img.astype(float), atol=2)  # delta PSF
@@ -232,3 +232,22 @@ def test_unreliable_estimates_are_said_and_deblurred_conservatively(
     assert same == unchanged
     if not unchanged:
         assert "iterations" in err
+
+
+def test_blur_too_small_to_remove_safely_leaves_the_photo_unchanged(
+        tmp_path, blurry_photo, monkeypatch, capsys):
+    from nublur import cli
+    from nublur.estimators.classical import ClassicalEstimator
+
+    real = ClassicalEstimator.estimate
+
+    def tiny(self, image, *, channel_axis=-1, return_info=False):
+        field, info = real(self, image, channel_axis=channel_axis, return_info=True)
+        info.blur_radius = 1.0
+        return (field, info) if return_info else field
+
+    monkeypatch.setattr(ClassicalEstimator, "estimate", tiny)
+    out = tmp_path / "out.png"
+    assert cli.main(["deblur", str(blurry_photo), "-o", str(out), "--quiet"]) == 0
+    assert "too small" in capsys.readouterr().err
+    assert np.array_equal(iio.imread(out), iio.imread(blurry_photo))

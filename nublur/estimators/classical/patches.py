@@ -30,9 +30,10 @@ from skimage.transform import resize
 
 from ..._validation import as_image, check_positive_float, check_positive_int
 from ...fields import GridField, UniformField
+from ...policy import blur_radius
 from ._kernel import centre_kernel, pad_kernel, resize_kernel
 from .psf import (Settings, _estimate, _window_size, automatic_size, default_window, luminance,
-                  saturation_mask)
+                  noise_level, saturation_mask)
 
 __all__ = ["ClassicalEstimator", "FieldEstimate"]
 
@@ -55,6 +56,15 @@ class FieldEstimate:
         In [0, 1]: the global estimate's cross-scale agreement times the mean agreement of
         the usable patches' kernels with their neighbours (0.5 when no patch is usable:
         the field is then the global PSF). A heuristic; below 0.5 do not trust it.
+    global_confidence : float
+        The global PSF's cross-scale agreement.
+    blur_radius : float
+        Median radius of gyration of the field's kernels (``nublur.policy.blur_radius``), in
+        pixels of the image the estimate was made on (reduced for photos above
+        ``max_side``): how far the blur is from "too small to remove safely".
+    noise : float
+        Noise standard deviation of the linearised image (``noise_level``), at full
+        resolution.
     """
 
     global_psf: np.ndarray
@@ -62,6 +72,8 @@ class FieldEstimate:
     consistency: np.ndarray
     confidence: float
     global_confidence: float
+    blur_radius: float = float("nan")
+    noise: float = float("nan")
 
 
 class ClassicalEstimator:
@@ -126,6 +138,7 @@ class ClassicalEstimator:
         y = luminance(img, axis, self.gamma)
         saturated = saturation_mask(img, axis, self.saturation_level)
         full_shape = y.shape
+        noise = noise_level(y)
         scale = min(1.0, self.max_side / max(full_shape))
         if scale < 1.0:  # estimate at reduced scale; kernels are magnified back below
             small = tuple(max(32, int(round(n * scale))) for n in full_shape)
@@ -145,6 +158,9 @@ class ClassicalEstimator:
             from .refine import refine_field
 
             field = refine_field(image, field, channel_axis=channel_axis, gamma=self.gamma)
+        kernels = field.kernels if hasattr(field, "kernels") else field.kernel_at(0, 0)
+        out = dataclasses.replace(out, blur_radius=blur_radius(kernels) * scale,
+                                  noise=noise)
         return (field, out) if return_info else field
 
     def _global(self, y, saturated):

@@ -34,6 +34,7 @@ import numpy as np
 import scipy.ndimage
 from skimage.transform import resize
 
+from ...policy import blur_radius
 from ..._validation import (as_image, check_nonnegative_float, check_positive_float,
                            check_positive_int)
 from ._kernel import (centre_kernel, clean_kernel, delta_segment, kernel_least_squares,
@@ -68,6 +69,10 @@ class PsfEstimate:
         In [0, 1]; see ``kernel_confidence``. Below 0.5 the estimate should not be trusted.
     saturated_fraction : float
         Fraction of pixels left out as saturated.
+    sizes : list of int
+        The kernel window at each scale.
+    blur_radius : float
+        Radius of gyration of ``psf`` in px (``nublur.policy.blur_radius``).
     """
 
     psf: np.ndarray
@@ -77,6 +82,7 @@ class PsfEstimate:
     confidence: float
     saturated_fraction: float
     sizes: list = dataclasses.field(default_factory=list)
+    blur_radius: float = float("nan")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,7 +391,8 @@ def _diagnostics(psf, y, saturated, latent, per_scale, sizes) -> PsfEstimate:
     noise = noise_level(y)
     conf = kernel_confidence(per_scale, psf)
     return PsfEstimate(psf=psf, kernels=per_scale, reblur_error=err, noise=noise,
-                       confidence=conf, saturated_fraction=float(saturated.mean()), sizes=sizes)
+                       confidence=conf, saturated_fraction=float(saturated.mean()), sizes=sizes,
+                       blur_radius=blur_radius(psf))
 
 
 def kernel_confidence(per_scale, psf) -> float:
