@@ -90,6 +90,10 @@ def deblur_plan(*, confidence=None, radius=None, noise=None, iterations: int = 3
     """
     if iterations < 1:
         raise ValueError(f"iterations must be at least 1, got {iterations}")
+    if confidence is not None and not 0 <= confidence <= 1:
+        raise ValueError(f"confidence must be in [0, 1], got {confidence}")
+    if radius is not None and not radius >= 0:
+        raise ValueError(f"radius must be a non-negative number of pixels, got {radius}")
     tv = float(tv_weight) if tv_weight is not None else \
         (TV_PER_NOISE * float(noise) if noise is not None else 0.0)
     if tv < 0:

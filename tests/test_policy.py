@@ -51,7 +51,11 @@ def test_plan_tv_follows_the_noise_unless_given():
 
 
 @pytest.mark.parametrize("kwargs, word", [({"iterations": 0}, "iterations"),
-                                          ({"tv_weight": -1.0}, "tv_weight")])
+                                          ({"tv_weight": -1.0}, "tv_weight"),
+                                          ({"confidence": 1.5}, "confidence"),
+                                          ({"confidence": float("nan")}, "confidence"),
+                                          ({"radius": -1.0}, "radius"),
+                                          ({"radius": float("nan")}, "radius")])
 def test_plan_refuses_bad_arguments(kwargs, word):
     with pytest.raises(ValueError, match=word):
         deblur_plan(**kwargs)
