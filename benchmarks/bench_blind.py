@@ -17,8 +17,8 @@
 5. ``--sheet PATH``: a contact sheet of 12 Lai real photos (input | deblurred | kernel field),
    written outside the repository (it is derived from third-party data).
 
-Run: python benchmarks/bench_blind.py [--skip-levin] [--skip-gyro] [--skip-heldout] [--skip-photo]
-       [--with-kpn] [--sheet /tmp/lai_sheet.png] [--crops 8]
+Run: python benchmarks/bench_blind.py [--skip-levin] [--skip-gyro] [--skip-heldout]
+       [--skip-photo] [--with-kpn] [--sheet /tmp/lai_sheet.png] [--crops 8]
 """
 
 from __future__ import annotations
@@ -83,6 +83,16 @@ def _kpn_estimator():
     return lambda y: (est.estimate(y, channel_axis=None), np.nan)
 
 
+def planned_rl(image, field, info, **options):
+    """(plan, result) of ``deblur_plan`` for an estimate, as ``nublur deblur`` runs it: the
+    image itself when the plan is "none", else RL with the plan's iterations and TV."""
+    plan = deblur_plan(confidence=info.confidence, radius=info.blur_radius, noise=info.noise)
+    if plan.action == "none":
+        return plan, image
+    return plan, nublur.richardson_lucy(image, field, plan.iterations,
+                                        tv_weight=plan.tv_weight, **options)
+
+
 def split_translation(field):
     """(the field with every basis kernel re-centred by whole pixels, the field of the removed
     translations): a blind estimate cannot know where the camera pointed on average, so the
@@ -132,11 +142,8 @@ def gyro_table(crops: int, with_kpn: bool = False):
         p_blur = psnr(blurry, reference, border=b)
         p_est = psnr(nublur.richardson_lucy(blurry, est, 30, channel_axis=-1), reference,
                      border=b)
-        plan = deblur_plan(confidence=info.confidence, radius=info.blur_radius,
-                           noise=info.noise)
-        p_plan = p_blur if plan.action == "none" else psnr(nublur.richardson_lucy(
-            blurry, est, plan.iterations, tv_weight=plan.tv_weight, channel_axis=-1),
-            reference, border=b)
+        plan, planned = planned_rl(blurry, est, info, channel_axis=-1)
+        p_plan = psnr(planned, reference, border=b)
         p_true = psnr(nublur.richardson_lucy(blurry, centred, 30, channel_axis=-1), reference,
                       border=b)
         p_kpn = np.nan
@@ -194,12 +201,10 @@ def heldout_table(count: int = 18):
         blurry = np.clip(fftconvolve(sharp, psf, mode="same")
                          + rng.normal(0, sigma, sharp.shape), 0, 1)
         field, info = estimator.estimate(blurry, channel_axis=None, return_info=True)
-        plan = deblur_plan(confidence=info.confidence, radius=info.blur_radius,
-                           noise=info.noise)
+        plan, planned = planned_rl(blurry, field, info)
         p_blur = psnr_shift(blurry, sharp)[0]
         p_rl = psnr_shift(nublur.richardson_lucy(blurry, field, 30), sharp)[0]
-        p_plan = p_blur if plan.action == "none" else psnr_shift(nublur.richardson_lucy(
-            blurry, field, plan.iterations, tv_weight=plan.tv_weight), sharp)[0]
+        p_plan = psnr_shift(planned, sharp)[0]
         p_true = psnr_shift(nublur.richardson_lucy(blurry, psf, 30, tv_weight=plan.tv_weight),
                             sharp)[0]
         values.append((p_blur, p_rl, p_plan, p_true))
@@ -266,11 +271,7 @@ def contact_sheet(path):
         if photo.ndim == 2:
             photo = np.stack([photo] * 3, axis=-1)
         field, info = estimator.estimate(photo, return_info=True)
-        plan = deblur_plan(confidence=info.confidence, radius=info.blur_radius,
-                           noise=info.noise)
-        out = photo if plan.action == "none" else nublur.richardson_lucy(
-            photo, field, plan.iterations, gamma=2.2, channel_axis=-1,
-            tv_weight=plan.tv_weight)
+        plan, out = planned_rl(photo, field, info, gamma=2.2, channel_axis=-1)
         panels = (photo, out, nublur.viz.kernel_grid(photo, field))
         titles = (name, f"{plan.action} ({plan.iterations} it, conf {info.confidence:.2f}, "
                         f"radius {info.blur_radius:.1f})",

@@ -104,6 +104,13 @@ def _plan(image, info, iters, tv, gamma):
                        iterations=iters, tv_weight=tv)
 
 
+def _planned_solve(image, field, plan, solver, gamma, progress):
+    """The image itself when the plan is "none", else ``_solve`` with the plan's strength."""
+    if plan.action == "none":
+        return image
+    return _solve(image, field, solver, plan.iterations, gamma, plan.tv_weight, progress)
+
+
 def _solve(image, field, solver, iters, gamma, tv, progress):
     from . import solvers
 
@@ -167,15 +174,10 @@ def cmd_deblur(args):
     field, estimate = _estimate_field(args.estimator, image, args.quiet, args.kernel_size)
     t0 = time.perf_counter()
     plan = _plan(image, estimate, args.iters, args.tv, args.gamma)
-    if plan.action == "none":
-        print(f"nublur: warning: {plan.reason}; the photo is written unchanged",
-              file=sys.stderr)
-        result = image
-    else:
-        if plan.reason:
-            print(f"nublur: warning: {plan.reason}", file=sys.stderr)
-        result = _solve(image, field, args.solver, plan.iterations, args.gamma,
-                        plan.tv_weight, not args.quiet)
+    if plan.reason:
+        unchanged = "; the photo is written unchanged" if plan.action == "none" else ""
+        print(f"nublur: warning: {plan.reason}{unchanged}", file=sys.stderr)
+    result = _planned_solve(image, field, plan, args.solver, args.gamma, not args.quiet)
     write_image(output, result, info.dtype, force=args.force, protect=[args.input])
     _save_field(args, field)
     if args.save_figure:
@@ -293,13 +295,10 @@ def _demo_clock(out: Path, quiet: bool) -> str:
     from skimage import data
     from skimage.util import img_as_float32
 
-    from .solvers import richardson_lucy
-
     photo = img_as_float32(data.clock())
     field, estimate = _estimate_field(DEFAULT_ESTIMATOR, photo, quiet)
     plan = _plan(photo, estimate, 30, None, 2.2)
-    restored = photo if plan.action == "none" else richardson_lucy(
-        photo, field, plan.iterations, gamma=2.2, tv_weight=plan.tv_weight, progress=not quiet)
+    restored = _planned_solve(photo, field, plan, "rl", 2.2, not quiet)
     write_image(out / "clock_deblurred.png", restored, force=True)
     _figure(out / "demo_clock.png", [photo, restored, viz.kernel_grid(photo, field)],
             ["clock_motion (real blur)", f"RL on the estimated field ({plan.action})",

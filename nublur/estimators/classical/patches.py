@@ -158,7 +158,7 @@ class ClassicalEstimator:
             from .refine import refine_field
 
             field = refine_field(image, field, channel_axis=channel_axis, gamma=self.gamma)
-        kernels = field.kernels if hasattr(field, "kernels") else field.kernel_at(0, 0)
+        kernels = field.psf if isinstance(field, UniformField) else field.kernels
         out = dataclasses.replace(out, blur_radius=blur_radius(kernels) * scale,
                                   noise=noise)
         return (field, out) if return_info else field

@@ -15,10 +15,10 @@ started from Richardson-Lucy with TV), sharp enough for the kernel step; with a 
 latent the kernels drift towards the blur of the latent.
 
 Measured on 6 crops of the ``benchmarks/bench_blind.py`` gyro set: refinement lowers the
-reblur loss it minimises but not the error of the restored image. Starting from the classical estimator's
-fields, RL (30 iterations, TV 2e-3) loses 1.9 dB on average after the default 3 alternations,
-0.8 dB after one, and 0.3 dB with ``weight=20``. So ``load_estimator("classical")`` does not
-refine by default.
+reblur loss it minimises but not the error of the restored image. Starting from the classical
+estimator's fields, RL (30 iterations, TV 2e-3) loses 1.9 dB on average after the default 3
+alternations, 0.8 dB after one, and 0.3 dB with ``weight=20``. So
+``load_estimator("classical")`` does not refine by default.
 """
 
 from __future__ import annotations
