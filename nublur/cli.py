@@ -6,6 +6,7 @@ Errors are one line on stderr and exit code 2 (a traceback only with --debug).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import fieldio, viz
+from .batch import Outcome, batch_jobs, run_batch
 from .fields import LinearMotionField, UniformField
 from .io import ImageFileError, atomic_write, check_output_path, read_image, write_image
 
@@ -63,15 +65,10 @@ def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
     learned = spec in LEARNED or spec.endswith(".onnx")
     if not learned and spec not in CLASSICAL:
         return _estimator(spec, image.shape[:2]), None
-    from .estimators import load_estimator
-
-    options = {}
-    if spec in CLASSICAL:
-        options = {"kernel_size": kernel_size, "progress": not quiet}
-    elif kernel_size is not None:
+    if spec not in CLASSICAL and kernel_size is not None:
         raise CLIError("--kernel-size applies to the classical estimators only")
     try:
-        estimator = load_estimator(spec, **options)
+        estimator = _loaded_estimator(spec, kernel_size, not quiet)
     except ValueError as exc:
         raise CLIError(f"--estimator {spec}: {exc}") from exc
     t0 = time.perf_counter()
@@ -88,6 +85,17 @@ def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
         print(f"estimated a {kernels}-kernel field ({field.kernel_size} px) in "
               f"{time.perf_counter() - t0:.1f} s{extra}", file=sys.stderr)
     return field, info
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded_estimator(spec: str, kernel_size, progress: bool):
+    """``load_estimator`` once per process and setting (a batch worker keeps its ONNX
+    Runtime session for every photo)."""
+    from .estimators import load_estimator
+
+    if spec in CLASSICAL:
+        return load_estimator(spec, kernel_size=kernel_size, progress=progress)
+    return load_estimator(spec)
 
 
 def _plan(image, info, iters, tv, gamma):
@@ -165,27 +173,148 @@ def _figure(path, panels, titles, force, protect):
     plt.close(fig)
 
 
-def cmd_deblur(args):
-    image, info = read_image(args.input)
-    _check_size(image.shape)
-    output = Path(args.output) if args.output else \
-        Path(args.input).with_name(f"{Path(args.input).stem}_deblurred{Path(args.input).suffix}")
-    check_output_path(output, force=args.force, protect=[args.input])
-    field, estimate = _estimate_field(args.estimator, image, args.quiet, args.kernel_size)
-    t0 = time.perf_counter()
-    plan = _plan(image, estimate, args.iters, args.tv, args.gamma)
+def _deblur_options(args) -> dict:
+    return {"estimator": args.estimator, "kernel_size": args.kernel_size,
+            "solver": args.solver, "iters": args.iters, "gamma": args.gamma, "tv": args.tv}
+
+
+def _deblur_image(image, options, quiet):
+    """Estimate, plan and solve: (result, field, warnings)."""
+    field, estimate = _estimate_field(options["estimator"], image, quiet,
+                                      options["kernel_size"])
+    plan = _plan(image, estimate, options["iters"], options["tv"], options["gamma"])
+    warnings = []
     if plan.reason:
         unchanged = "; the photo is written unchanged" if plan.action == "none" else ""
-        print(f"nublur: warning: {plan.reason}{unchanged}", file=sys.stderr)
-    result = _planned_solve(image, field, plan, args.solver, args.gamma, not args.quiet)
-    write_image(output, result, info.dtype, force=args.force, protect=[args.input])
+        warnings.append(f"{plan.reason}{unchanged}")
+    result = _planned_solve(image, field, plan, options["solver"], options["gamma"],
+                            not quiet)
+    return result, field, warnings
+
+
+def cmd_deblur(args):
+    if len(args.inputs) > 1 or Path(args.inputs[0]).is_dir() or args.workers or \
+            args.scheduler:
+        return _deblur_batch(args)
+    source = args.input = args.inputs[0]
+    if args.tiled:
+        return _deblur_tiled(args, source)
+    image, info = read_image(source)
+    _check_size(image.shape)
+    output = Path(args.output) if args.output else \
+        Path(source).with_name(f"{Path(source).stem}_deblurred{Path(source).suffix}")
+    check_output_path(output, force=args.force, protect=[source])
+    t0 = time.perf_counter()
+    result, field, warnings = _deblur_image(image, _deblur_options(args), args.quiet)
+    for warning in warnings:
+        print(f"nublur: warning: {warning}", file=sys.stderr)
+    write_image(output, result, info.dtype, force=args.force, protect=[source])
     _save_field(args, field)
     if args.save_figure:
         _figure(args.save_figure, [image, result, viz.kernel_grid(image, field)],
                 ["blurry", f"deblurred ({args.solver})", "kernel field"], args.force,
-                [args.input])
+                [source])
     if not args.quiet:
         print(f"wrote {output} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _deblur_tiled(args, source) -> int:
+    """--tiled: the image is read lazily (TIFF region by region), the field estimated on a
+    block-mean reduction (``nublur.dask.estimate``; other estimators see the whole photo),
+    RL solved tile by tile on Dask (``nublur.dask.richardson_lucy``) and the result written
+    chunk-row by chunk-row (tiled TIFF or zarr; other formats whole)."""
+    try:
+        from . import dask as nd
+    except ImportError as exc:
+        raise CLIError(str(exc)) from exc
+    if args.solver not in ("rl", "rl-whyte"):
+        raise CLIError("--tiled solves with Richardson-Lucy: use --solver rl or rl-whyte")
+    if args.save_figure:
+        raise CLIError("--save-figure is not available with --tiled (it needs the whole image)")
+    lazy, stored = nd.read_image(source)
+    output = Path(args.output) if args.output else \
+        Path(source).with_name(f"{Path(source).stem}_deblurred{Path(source).suffix}")
+    if output.suffix.lower() != ".zarr":
+        check_output_path(output, force=args.force, protect=[source])
+    t0 = time.perf_counter()
+    if args.estimator in ("classical", "uniform"):  # estimated from a block-mean reduction
+        estimator = _loaded_estimator(args.estimator, args.kernel_size, not args.quiet)
+        field, estimate = nd.estimate(estimator, lazy)
+        plan = _plan(None, estimate, args.iters, args.tv, args.gamma)
+    else:  # the other estimators and fields read the whole photo
+        image = lazy.compute()
+        field, estimate = _estimate_field(args.estimator, image, args.quiet, args.kernel_size)
+        plan = _plan(image, estimate, args.iters, args.tv, args.gamma)
+        del image
+    if plan.reason:
+        unchanged = "; the photo is written unchanged" if plan.action == "none" else ""
+        print(f"nublur: warning: {plan.reason}{unchanged}", file=sys.stderr)
+    result = lazy
+    if plan.action != "none":
+        halo = nd.rl_halo(field, plan.iterations, plan.tv_weight)
+        result = nd.richardson_lucy(lazy, field, plan.iterations, tv_weight=plan.tv_weight,
+                                    gamma=args.gamma, halo=halo,
+                                    chunks=args.tile_size or nd.rl_chunk(halo),
+                                    saturation="whyte" if args.solver == "rl-whyte" else None)
+    import contextlib
+
+    import dask
+    from dask.diagnostics import ProgressBar
+
+    # one tile at a time: nublur's own threads use the cores, memory holds one extended tile
+    with dask.config.set(scheduler="threads", num_workers=1), \
+            (contextlib.nullcontext() if args.quiet else ProgressBar()):
+        nd.write_image(output, result, stored, force=args.force, protect=[source])
+    _save_field(args, field)
+    if not args.quiet:
+        print(f"wrote {output} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _deblur_job(job, options) -> Outcome:
+    """One photo of a batch; its errors become the outcome's, never the batch's."""
+    t0 = time.perf_counter()
+    try:
+        image, info = read_image(job.source)
+        _check_size(image.shape)
+        result, _, warnings = _deblur_image(image, options, quiet=True)
+        write_image(job.target, result, info.dtype, force=True, protect=[job.source])
+    except Exception as exc:  # noqa: BLE001 - reported per photo, the batch goes on
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        return Outcome(job, error=message, seconds=time.perf_counter() - t0)
+    return Outcome(job, warnings=tuple(warnings), seconds=time.perf_counter() - t0)
+
+
+def _deblur_batch(args) -> int:
+    """Several photos or folders: exit status = number of photos that failed (at most 100)."""
+    if args.save_field or args.save_figure or args.tiled:
+        raise CLIError("--save-field, --save-figure and --tiled are for one photo; they are "
+                       "not available for a batch")
+    outdir = Path(args.output) if args.output else None
+    if outdir is not None and outdir.exists() and not outdir.is_dir():
+        raise CLIError(f"-o must be a folder for a batch, {str(outdir)!r} is a file")
+    jobs, skipped = batch_jobs(args.inputs, outdir, force=args.force)
+    if skipped and not args.quiet:
+        print(f"nublur: skipping {len(skipped)} photo(s) whose output exists (--force redoes "
+              f"them)", file=sys.stderr)
+    if outdir is not None:
+        outdir.mkdir(parents=True, exist_ok=True)
+    work = functools.partial(_deblur_job, options=_deblur_options(args))
+    outcomes = run_batch(jobs, work, workers=args.workers, scheduler=args.scheduler,
+                         progress=not args.quiet)
+    failed = 0
+    for outcome in outcomes:
+        for warning in outcome.warnings:
+            if not args.quiet:
+                print(f"nublur: warning: {outcome.job.source}: {warning}", file=sys.stderr)
+        if outcome.error:
+            failed += 1
+            print(f"nublur: error: {outcome.job.source}: {outcome.error}", file=sys.stderr)
+    if not args.quiet:
+        print(f"deblurred {len(jobs) - failed} of {len(jobs)} photo(s) into "
+              f"{outdir or 'their folders'} ({len(skipped)} skipped, {failed} failed)")
+    return min(failed, 100)
 
 
 def cmd_estimate(args):
@@ -319,9 +448,22 @@ def _parser():
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks")
 
-    p = sub.add_parser("deblur", parents=[common], help="deblur a photo")
-    p.add_argument("input")
-    p.add_argument("-o", "--output")
+    p = sub.add_parser("deblur", parents=[common], help="deblur photos",
+                       description="Deblur one photo, or a batch: several files or folders, "
+                                   "with -o an output folder; a batch skips outputs that "
+                                   "exist (unless --force), goes on past a failed photo and "
+                                   "exits with the number of photos that failed.")
+    p.add_argument("inputs", nargs="+", metavar="input", help="image file(s) or folder(s)")
+    p.add_argument("-o", "--output", help="output file (one photo) or folder (a batch)")
+    p.add_argument("--workers", type=_positive_int, default=None,
+                   help="run a batch on this many Dask worker processes (needs nublur[dask])")
+    p.add_argument("--tiled", action="store_true",
+                   help="solve tile by tile with bounded memory (needs nublur[dask]; TIFF is "
+                        "read region by region, .tif and .zarr outputs written tile by tile)")
+    p.add_argument("--tile-size", type=_positive_int, default=None,
+                   help="tile of --tiled in pixels (default: at least 1024 and 22 halos)")
+    p.add_argument("--scheduler", default=None,
+                   help="run a batch on the Dask scheduler at this address (tcp://host:port)")
     p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
                    help="classical (default) | uniform | kpn | classical+refine | kpn+refine | "
                         "PATH.onnx | uniform:PSF.png | field:FIELD.npz")
@@ -396,13 +538,13 @@ def _nonnegative_float(text):
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     try:
-        args.run(args)
+        status = args.run(args)
     except (CLIError, ImageFileError, ValueError, TypeError, MemoryError) as exc:
         if args.debug:
             raise
         print(f"nublur: error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

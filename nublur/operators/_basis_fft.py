@@ -139,8 +139,10 @@ class _Worker:
         return acc
 
 
-def _worker(size, chunk, dtype, engine, patient, index) -> _Worker:
-    key = (size, chunk, np.dtype(dtype).str, engine, patient, index)
+def _worker(size, chunk, dtype, engine, patient) -> _Worker:
+    """The calling thread's workspace: buffers are never shared between threads, so the
+    operators may run from several threads at once (a Dask worker's, a user's pool)."""
+    key = (size, chunk, np.dtype(dtype).str, engine, patient, threading.get_ident())
     with _POOL_LOCK:
         ws = _WORKSPACES.get(key)
         if ws is not None:
@@ -196,9 +198,7 @@ class BasisPlan:
         self.cols = padding_indices(w, self.radius, boundary)
         self.chunks = [[self._tile_chunks(len(index)) for index in row] for row in self.active]
         self.shares = self._shares()
-        workers = min(num_threads(), self.grid[0]) if self.shares is None else num_threads()
-        for index in range(workers):
-            self._workspace(index).fft.prepare(self._batch_counts())
+        self._workspace().fft.prepare(self._batch_counts())  # pool threads plan on first use
 
     def _choose_size(self, kernel_size, window) -> int:
         support = None if self.num_basis == 1 else block_support(window, self.num_basis,
@@ -244,8 +244,8 @@ class BasisPlan:
         for future in futures:
             future.result()
 
-    def _workspace(self, index) -> _Worker:
-        return _worker(self.size, self.chunk, self.dtype, self.engine, self.patient, index)
+    def _workspace(self) -> _Worker:
+        return _worker(self.size, self.chunk, self.dtype, self.engine, self.patient)
 
     def _shares(self):
         """(worker, workers) shares of every tile's basis chunks when there are fewer tile
@@ -274,7 +274,7 @@ class BasisPlan:
         offset = 2 * self.radius
 
         def work(index, tile_rows, share, out):
-            ws = self._workspace(index)
+            ws = self._workspace()
             fft, acc = ws.fft, ws.accumulator(self.tile)
             for ty in tile_rows:
                 for tx in range(self.grid[1]):
@@ -304,7 +304,7 @@ class BasisPlan:
         residual = np.ascontiguousarray(residual, dtype=self.dtype)
 
         def work(index, tile_rows, share, padded):
-            fft = self._workspace(index).fft
+            fft = self._workspace().fft
             for ty in tile_rows:
                 for tx in range(self.grid[1]):
                     chunks = self._chunks_of(ty, tx, share)
