@@ -12,7 +12,7 @@ camera shake each, JPEG-like 8-bit PNG), classical estimator and RL defaults, as
 and on 1 and 2 Dask worker processes (``--workers``); photos per minute, cluster start-up
 included.
 
-Run: python benchmarks/bench_dask.py [--skip-timing] [--skip-batch]
+Run: python benchmarks/bench_dask.py [--skip-seam] [--skip-timing] [--skip-batch]
 """
 
 from __future__ import annotations
@@ -122,10 +122,12 @@ def batch_table(count=8, shape=(480, 640)):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-seam", action="store_true")
     parser.add_argument("--skip-timing", action="store_true")
     parser.add_argument("--skip-batch", action="store_true")
     args = parser.parse_args(argv)
-    seam_table()
+    if not args.skip_seam:
+        seam_table()
     if not args.skip_timing:
         timing_table()
     if not args.skip_batch:
