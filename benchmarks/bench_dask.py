@@ -7,7 +7,7 @@ with noise 0.01, reflect boundary. The halo rule ``nublur.dask.rl_halo`` is chos
 table. Timing: a 2048 x 2048 RGB photo (gray texture from the same images) with a 5 x 5 grid
 of 33 px shakes, 30 iterations, on Dask's threads vs ``nublur.richardson_lucy``, same cores.
 
-Batch: ``nublur deblur FOLDER -o OUT`` on 8 synthetic 640 x 480 RGB photos (dead leaves, a
+Batch: ``nublur deblur FOLDER -o OUT`` on 4 synthetic 480 x 360 RGB photos (dead leaves, a
 camera shake each, JPEG-like 8-bit PNG), classical estimator and RL defaults, as a plain loop
 and on 1 and 2 Dask worker processes (``--workers``); photos per minute, cluster start-up
 included.
@@ -87,7 +87,7 @@ def timing_table(size=2048, chunk=512):
                  ["nublur.dask (threads)", f"{t_tiled:.1f}", f"{err:.1e}"]])
 
 
-def batch_table(count=8, shape=(480, 640)):
+def batch_table(count=4, shape=(360, 480)):
     import subprocess
     import sys
     import tempfile
