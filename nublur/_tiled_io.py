@@ -88,12 +88,11 @@ def write_lazy(path, array, dtype=np.uint8, *, force: bool = False, protect=()) 
     """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix == ".zarr":
-        _check_target(path, force, protect)
-        return _write_zarr(path, array, np.dtype(dtype))
-    if suffix not in _TIFF:
+    if suffix not in _TIFF + (".zarr",):
         return write_image(path, array.compute(), dtype, force=force, protect=protect)
     check_output_path(path, force=force, protect=protect)
+    if suffix == ".zarr":
+        return _write_zarr(path, array, np.dtype(dtype))
     dtype = np.dtype(dtype) if np.dtype(dtype) in (np.uint8, np.uint16) else np.dtype(np.uint8)
     atomic_write(path, lambda tmp: _write_tiff(tmp, array, dtype))
     return path
@@ -134,17 +133,6 @@ def _write_tiff(tmp, array, dtype):
     photometric = "rgb" if array.ndim == 3 else "minisblack"
     tifffile.imwrite(tmp, tiles(), shape=array.shape, dtype=dtype, tile=(tile, tile),
                      photometric=photometric, compression="zlib")
-
-
-def _check_target(path, force, protect):
-    for other in protect:
-        if Path(other).resolve() == path.resolve():
-            raise ImageFileError(f"refusing to write {str(path)!r}: it is an input file")
-    if path.exists() and not force:
-        raise ImageFileError(f"{str(path)!r} exists; use --force to overwrite it")
-    if not path.parent.exists():
-        raise ImageFileError(f"cannot write {str(path)!r}: folder {str(path.parent)!r} does not "
-                             f"exist")
 
 
 def _write_zarr(path, array, dtype):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-__all__ = ["Job", "Outcome", "IMAGE_SUFFIXES", "batch_jobs", "run_batch"]
+__all__ = ["Job", "Outcome", "IMAGE_SUFFIXES", "batch_jobs", "deblurred_path", "run_batch"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
 
@@ -32,6 +32,13 @@ class Outcome:
     error: str | None = None
     warnings: tuple = ()
     seconds: float = 0.0
+
+
+def deblurred_path(source, folder=None, suffix: str = "_deblurred") -> Path:
+    """Where the deblurred ``source`` goes: ``folder`` (default its own) / STEM+suffix.EXT."""
+    source = Path(source)
+    return Path(folder if folder is not None else source.parent) / \
+        f"{source.stem}{suffix}{source.suffix}"
 
 
 def _sources(inputs) -> list[Path]:
@@ -77,8 +84,7 @@ def batch_jobs(inputs, outdir=None, *, force: bool = False, suffix: str = "_debl
     jobs, skipped, targets = [], [], {}
     inputs_resolved = {s.resolve() for s in sources}
     for source in sources:
-        folder = Path(outdir) if outdir is not None else source.parent
-        target = folder / f"{source.stem}{suffix}{source.suffix}"
+        target = deblurred_path(source, outdir, suffix)
         if target.resolve() in inputs_resolved:
             raise ValueError(f"output {str(target)!r} would overwrite an input")
         if target.resolve() in targets:

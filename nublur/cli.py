@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from . import fieldio, viz
-from .batch import Outcome, batch_jobs, run_batch
+from .batch import Outcome, batch_jobs, deblurred_path, run_batch
 from .fields import LinearMotionField, UniformField
 from .io import ImageFileError, atomic_write, check_output_path, read_image, write_image
 
@@ -112,6 +112,14 @@ def _plan(image, info, iters, tv, gamma):
                        iterations=iters, tv_weight=tv)
 
 
+def _plan_warnings(plan) -> list[str]:
+    """What the user is told when the plan holds back (empty for a full deblur)."""
+    if not plan.reason:
+        return []
+    unchanged = "; the photo is written unchanged" if plan.action == "none" else ""
+    return [f"{plan.reason}{unchanged}"]
+
+
 def _planned_solve(image, field, plan, solver, gamma, progress):
     """The image itself when the plan is "none", else ``_solve`` with the plan's strength."""
     if plan.action == "none":
@@ -183,10 +191,7 @@ def _deblur_image(image, options, quiet):
     field, estimate = _estimate_field(options["estimator"], image, quiet,
                                       options["kernel_size"])
     plan = _plan(image, estimate, options["iters"], options["tv"], options["gamma"])
-    warnings = []
-    if plan.reason:
-        unchanged = "; the photo is written unchanged" if plan.action == "none" else ""
-        warnings.append(f"{plan.reason}{unchanged}")
+    warnings = _plan_warnings(plan)
     result = _planned_solve(image, field, plan, options["solver"], options["gamma"],
                             not quiet)
     return result, field, warnings
@@ -201,8 +206,7 @@ def cmd_deblur(args):
         return _deblur_tiled(args, source)
     image, info = read_image(source)
     _check_size(image.shape)
-    output = Path(args.output) if args.output else \
-        Path(source).with_name(f"{Path(source).stem}_deblurred{Path(source).suffix}")
+    output = Path(args.output) if args.output else deblurred_path(source)
     check_output_path(output, force=args.force, protect=[source])
     t0 = time.perf_counter()
     result, field, warnings = _deblur_image(image, _deblur_options(args), args.quiet)
@@ -233,10 +237,8 @@ def _deblur_tiled(args, source) -> int:
     if args.save_figure:
         raise CLIError("--save-figure is not available with --tiled (it needs the whole image)")
     lazy, stored = nd.read_image(source)
-    output = Path(args.output) if args.output else \
-        Path(source).with_name(f"{Path(source).stem}_deblurred{Path(source).suffix}")
-    if output.suffix.lower() != ".zarr":
-        check_output_path(output, force=args.force, protect=[source])
+    output = Path(args.output) if args.output else deblurred_path(source)
+    check_output_path(output, force=args.force, protect=[source])
     t0 = time.perf_counter()
     if args.estimator in ("classical", "uniform"):  # estimated from a block-mean reduction
         estimator = _loaded_estimator(args.estimator, args.kernel_size, not args.quiet)
@@ -247,9 +249,8 @@ def _deblur_tiled(args, source) -> int:
         field, estimate = _estimate_field(args.estimator, image, args.quiet, args.kernel_size)
         plan = _plan(image, estimate, args.iters, args.tv, args.gamma)
         del image
-    if plan.reason:
-        unchanged = "; the photo is written unchanged" if plan.action == "none" else ""
-        print(f"nublur: warning: {plan.reason}{unchanged}", file=sys.stderr)
+    for warning in _plan_warnings(plan):
+        print(f"nublur: warning: {warning}", file=sys.stderr)
     result = lazy
     if plan.action != "none":
         halo = nd.rl_halo(field, plan.iterations, plan.tv_weight)

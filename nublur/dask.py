@@ -153,7 +153,6 @@ def local_client(workers: int | None = None, *, threads_per_worker: int = 1,
     cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
                            processes=True, env=env, **cluster_options)
     client = Client(cluster)
-    client._nublur_cluster = cluster
     original_close = client.close
 
     def close(*args, **kwargs):
@@ -219,7 +218,7 @@ def _chunked_noise(x, gamma: float) -> float:
         y = luminance(block, -1 if block.ndim == 3 else None, gamma)
         count = max(y.shape[0] - 2, 0) * max(y.shape[1] - 2, 0)
         value = noise_level(y) if count else 0.0
-        return np.array([[[value * count, count]]], dtype=np.float64)[..., :2]
+        return np.array([[[value * count, count]]], dtype=np.float64)
 
     x3 = x if x.ndim == 3 else x[..., None]
     parts = x3.map_blocks(chunk_noise, dtype=np.float64, chunks=(1, 1, 2)).compute()

@@ -238,9 +238,9 @@ class BasisPlan:
     def _run(self, work, tile_rows):
         workers = min(num_threads(), len(tile_rows))
         if workers <= 1:
-            work(0, tile_rows)
+            work(tile_rows)
             return
-        futures = [_pool().submit(work, k, tile_rows[k::workers]) for k in range(workers)]
+        futures = [_pool().submit(work, tile_rows[k::workers]) for k in range(workers)]
         for future in futures:
             future.result()
 
@@ -256,11 +256,10 @@ class BasisPlan:
         return [(k, workers) for k in range(workers)]
 
     def _run_split(self, work, shares, shape):
-        """Runs ``work(index, tile_rows, share, out)`` per share; returns the summed outs."""
+        """Runs ``work(tile_rows, share, out)`` per share; returns the summed outs."""
         rows = list(range(self.grid[0]))
         outs = [np.zeros(shape, dtype=self.dtype) for _ in shares]
-        futures = [_pool().submit(work, k, rows, share, outs[k])
-                   for k, share in enumerate(shares)]
+        futures = [_pool().submit(work, rows, share, out) for share, out in zip(shares, outs)]
         for future in futures:
             future.result()
         return sum(outs[1:], outs[0])
@@ -273,7 +272,7 @@ class BasisPlan:
         image = np.ascontiguousarray(image, dtype=self.dtype)
         offset = 2 * self.radius
 
-        def work(index, tile_rows, share, out):
+        def work(tile_rows, share, out):
             ws = self._workspace()
             fft, acc = ws.fft, ws.accumulator(self.tile)
             for ty in tile_rows:
@@ -295,7 +294,7 @@ class BasisPlan:
         if shares is not None:
             return self._run_split(work, shares, self.shape)
         out = np.zeros(self.shape, dtype=self.dtype)
-        self._run(lambda index, rows: work(index, rows, None, out), list(range(self.grid[0])))
+        self._run(lambda rows: work(rows, None, out), list(range(self.grid[0])))
         return out
 
     def adjoint(self, residual: np.ndarray) -> np.ndarray:
@@ -303,7 +302,7 @@ class BasisPlan:
         r2 = 2 * self.radius
         residual = np.ascontiguousarray(residual, dtype=self.dtype)
 
-        def work(index, tile_rows, share, padded):
+        def work(tile_rows, share, padded):
             fft = self._workspace().fft
             for ty in tile_rows:
                 for tx in range(self.grid[1]):
@@ -326,15 +325,15 @@ class BasisPlan:
             return pad_adjoint(padded, self.shape, self.radius, self.boundary)
         padded = np.zeros((h + r2, w + r2), dtype=self.dtype)
 
-        def rows_work(index, rows):
-            work(index, rows, None, padded)
+        def rows_work(rows):
+            work(rows, None, padded)
 
         rows = list(range(self.grid[0]))
         if self.tile >= r2:
             self._run(rows_work, rows[0::2])  # windows of rows two apart never overlap
             self._run(rows_work, rows[1::2])
         else:
-            rows_work(0, rows)
+            rows_work(rows)
         return pad_adjoint(padded, self.shape, self.radius, self.boundary)
 
 
