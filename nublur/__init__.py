@@ -5,7 +5,7 @@ Kernels are PSFs gathered at the output pixel: v(i) = sum_q k_i(q) u(i - q).
 
 from ._backend import fft_engine, set_fft_engine
 from .fields import (BasisField, DenseField, GridField, KernelField, LinearMotionField,
-                     UniformField)
+                     ReducedBasisField, UniformField)
 from . import estimators, fieldio, metrics, policy, synth, viz
 from .estimators import estimate_psf, load_estimator, refine_field
 from .kernels import camera_shake_kernel, camera_shake_trajectory, linear_kernel
@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "KernelField", "UniformField", "BasisField", "GridField", "DenseField", "LinearMotionField",
+    "ReducedBasisField",
     "mask_first_operator", "linear_kernel", "camera_shake_kernel", "camera_shake_trajectory",
     "blur", "blur_adjoint", "BlurOperator", "camera_response", "smooth_clip",
     "smooth_clip_derivative", "fft_engine", "set_fft_engine", "richardson_lucy",

@@ -84,7 +84,8 @@ def write_lazy(path, array, dtype=np.uint8, *, force: bool = False, protect=()) 
 
     ``.tif``/``.tiff``: a tiled TIFF (256 x 256 tiles) of uint8 or uint16; ``.zarr``: a zarr
     array of ``dtype`` with the array's chunks; other formats are computed whole and written
-    by ``nublur.io.write_image``. Memory holds one row of chunks at a time.
+    by ``nublur.io.write_image``. Memory holds one row of chunks at a time (and fewer than
+    256 rows carried over to the next).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -102,17 +103,6 @@ def _quantise(block, dtype):
     return np.round(np.clip(block, 0, 1) * np.iinfo(dtype).max).astype(dtype)
 
 
-def _row_bands(array, multiple):
-    """Row ranges following the array's row chunks, merged up to multiples of ``multiple``."""
-    bands, start, stop = [], 0, 0
-    for size in array.chunks[0]:
-        stop += size
-        if (stop - start) % multiple == 0 or stop == array.shape[0]:
-            bands.append((start, stop))
-            start = stop
-    return bands
-
-
 def _write_tiff(tmp, array, dtype):
     import tifffile
 
@@ -120,19 +110,29 @@ def _write_tiff(tmp, array, dtype):
     tile = TIFF_TILE
 
     def tiles():
-        for r0, r1 in _row_bands(array, tile):
-            band = _quantise(array[r0:r1].compute(), dtype)
-            for t0 in range(0, r1 - r0, tile):
-                for c0 in range(0, w, tile):
-                    piece = band[t0:t0 + tile, c0:c0 + tile]
-                    if piece.shape[:2] != (tile, tile):
-                        pad = [(0, tile - piece.shape[0]), (0, tile - piece.shape[1])]
-                        piece = np.pad(piece, pad + [(0, 0)] * (piece.ndim - 2))
-                    yield piece
+        carry, stop = None, 0  # rows past the last whole tile row, written with the next band
+        for size in array.chunks[0]:
+            start, stop = stop, stop + size
+            band = _quantise(array[start:stop].compute(), dtype)
+            band = band if carry is None else np.concatenate([carry, band])
+            whole = band.shape[0] if stop == h else band.shape[0] // tile * tile
+            yield from _band_tiles(band[:whole], w, tile)
+            carry = band[whole:]
 
     photometric = "rgb" if array.ndim == 3 else "minisblack"
     tifffile.imwrite(tmp, tiles(), shape=array.shape, dtype=dtype, tile=(tile, tile),
                      photometric=photometric, compression="zlib")
+
+
+def _band_tiles(band, width, tile):
+    """The TIFF tiles of a band of whole tile rows (the last padded), row-major."""
+    for t0 in range(0, band.shape[0], tile):
+        for c0 in range(0, width, tile):
+            piece = band[t0:t0 + tile, c0:c0 + tile]
+            if piece.shape[:2] != (tile, tile):
+                pad = [(0, tile - piece.shape[0]), (0, tile - piece.shape[1])]
+                piece = np.pad(piece, pad + [(0, 0)] * (piece.ndim - 2))
+            yield piece
 
 
 def _write_zarr(path, array, dtype):

@@ -62,15 +62,9 @@ def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
     """--estimator: (field, info or None). Estimators run on the image; uniform: and field:
     read files (``_estimator``); only the classical estimators report their confidence and
     blur radius (``info``)."""
-    learned = spec in LEARNED or spec.endswith(".onnx")
-    if not learned and spec not in CLASSICAL:
+    if not _runs_estimator(spec):
         return _estimator(spec, image.shape[:2]), None
-    if spec not in CLASSICAL and kernel_size is not None:
-        raise CLIError("--kernel-size applies to the classical estimators only")
-    try:
-        estimator = _loaded_estimator(spec, kernel_size, not quiet)
-    except ValueError as exc:
-        raise CLIError(f"--estimator {spec}: {exc}") from exc
+    estimator = _checked_estimator(spec, kernel_size, quiet)
     t0 = time.perf_counter()
     axis = -1 if image.ndim == 3 else None
     info = None
@@ -85,6 +79,21 @@ def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
         print(f"estimated a {kernels}-kernel field ({field.kernel_size} px) in "
               f"{time.perf_counter() - t0:.1f} s{extra}", file=sys.stderr)
     return field, info
+
+
+def _runs_estimator(spec: str) -> bool:
+    """Whether --estimator names an estimator (not a field or PSF file)."""
+    return spec in LEARNED or spec in CLASSICAL or spec.endswith(".onnx")
+
+
+def _checked_estimator(spec: str, kernel_size, quiet: bool):
+    """The estimator --estimator names, its options checked (errors as ``CLIError``)."""
+    if spec not in CLASSICAL and kernel_size is not None:
+        raise CLIError("--kernel-size applies to the classical estimators only")
+    try:
+        return _loaded_estimator(spec, kernel_size, not quiet)
+    except ValueError as exc:
+        raise CLIError(f"--estimator {spec}: {exc}") from exc
 
 
 @functools.lru_cache(maxsize=4)
@@ -225,7 +234,7 @@ def cmd_deblur(args):
 
 def _deblur_tiled(args, source) -> int:
     """--tiled: the image is read lazily (TIFF region by region), the field estimated on a
-    block-mean reduction (``nublur.dask.estimate``; other estimators see the whole photo),
+    block-mean reduction (``nublur.dask.estimate``; a field or PSF file is read as given),
     RL solved tile by tile on Dask (``nublur.dask.richardson_lucy``) and the result written
     chunk-row by chunk-row (tiled TIFF or zarr; other formats whole)."""
     try:
@@ -240,11 +249,11 @@ def _deblur_tiled(args, source) -> int:
     output = Path(args.output) if args.output else deblurred_path(source)
     check_output_path(output, force=args.force, protect=[source])
     t0 = time.perf_counter()
-    if args.estimator in ("classical", "uniform"):  # estimated from a block-mean reduction
-        estimator = _loaded_estimator(args.estimator, args.kernel_size, not args.quiet)
+    if _runs_estimator(args.estimator):  # estimated from a block-mean reduction
+        estimator = _checked_estimator(args.estimator, args.kernel_size, args.quiet)
         field, estimate = nd.estimate(estimator, lazy)
         plan = _plan(None, estimate, args.iters, args.tv, args.gamma)
-    else:  # the other estimators and fields read the whole photo
+    else:  # a field or PSF file: its noise level from the whole photo
         image = lazy.compute()
         field, estimate = _estimate_field(args.estimator, image, args.quiet, args.kernel_size)
         plan = _plan(image, estimate, args.iters, args.tv, args.gamma)
@@ -256,7 +265,8 @@ def _deblur_tiled(args, source) -> int:
         halo = nd.rl_halo(field, plan.iterations, plan.tv_weight)
         result = nd.richardson_lucy(lazy, field, plan.iterations, tv_weight=plan.tv_weight,
                                     gamma=args.gamma, halo=halo,
-                                    chunks=args.tile_size or nd.rl_chunk(halo),
+                                    chunks=args.tile_size or nd.rl_tiles(lazy.shape, halo,
+                                                                         field=field),
                                     saturation="whyte" if args.solver == "rl-whyte" else None)
     import contextlib
 
@@ -462,7 +472,8 @@ def _parser():
                    help="solve tile by tile with bounded memory (needs nublur[dask]; TIFF is "
                         "read region by region, .tif and .zarr outputs written tile by tile)")
     p.add_argument("--tile-size", type=_positive_int, default=None,
-                   help="tile of --tiled in pixels (default: at least 1024 and 22 halos)")
+                   help="square tiles of --tiled in pixels (default: nublur.dask.rl_tiles, "
+                        "the fewest tiles that fit in memory)")
     p.add_argument("--scheduler", default=None,
                    help="run a batch on the Dask scheduler at this address (tcp://host:port)")
     p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
@@ -549,4 +560,7 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as nublur.cli, not __main__: a batch's tasks must name a module Dask workers import
+    from nublur.cli import main as _main
+
+    sys.exit(_main())

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .fields import BasisField, DenseField, KernelField, LinearMotionField, UniformField
+from .fields import (BasisField, DenseField, GridField, KernelField, LinearMotionField,
+                     ReducedBasisField, UniformField)
 from .io import atomic_write
 
 __all__ = ["save_field", "load_field", "FORMAT_VERSION"]
@@ -14,7 +15,15 @@ __all__ = ["save_field", "load_field", "FORMAT_VERSION"]
 FORMAT_VERSION = 1
 CONVENTION = "psf-gather"  # DESIGN.md section 1: PSFs gathered at the output pixel
 _ARRAYS = {UniformField: ("psf",), BasisField: ("kernels", "mixing"), DenseField: ("kernels",),
-           LinearMotionField: ("length", "angle")}
+           LinearMotionField: ("length", "angle", "kernel_size"),
+           GridField: ("grid_kernels", "image_shape", "row_nodes", "col_nodes"),
+           ReducedBasisField: ("kernels", "mixing", "image_shape")}
+_BUILD = {LinearMotionField: lambda a: LinearMotionField(a["length"], a["angle"],
+                                                         kernel_size=int(a["kernel_size"])),
+          GridField: lambda a: GridField(a["grid_kernels"], tuple(a["image_shape"]),
+                                         row_nodes=a["row_nodes"], col_nodes=a["col_nodes"]),
+          ReducedBasisField: lambda a: ReducedBasisField(a["kernels"], a["mixing"],
+                                                         tuple(a["image_shape"]))}
 
 
 def save_field(path, field: KernelField) -> None:
@@ -23,9 +32,8 @@ def save_field(path, field: KernelField) -> None:
         raise TypeError(f"field must be one of {[t.__name__ for t in _ARRAYS]}, got "
                         f"{type(field).__name__}")
     path = Path(path)
-    arrays = {name: getattr(field, name) for name in _ARRAYS[type(field)]}
-    if isinstance(field, LinearMotionField):
-        arrays["kernel_size"] = np.array(field.kernel_size)
+    arrays = {name: np.asarray(getattr(field, name)) for name in _ARRAYS[type(field)]}
+
     def write(tmp):
         with open(tmp, "wb") as f:
             np.savez_compressed(f, field_type=type(field).__name__, convention=CONVENTION,
@@ -54,7 +62,10 @@ def load_field(path) -> KernelField:
         kind = kinds.get(str(data["field_type"]))
         if kind is None:
             raise ValueError(f"{str(path)!r} has unknown field type {str(data['field_type'])!r}")
-        arrays = [data[name] for name in _ARRAYS[kind]]
-        if kind is LinearMotionField:
-            return kind(*arrays, kernel_size=int(data["kernel_size"]))
-        return kind(*arrays)
+        missing = [name for name in _ARRAYS[kind] if name not in data]
+        if missing:
+            raise ValueError(f"{str(path)!r} is a {kind.__name__} file without {missing}")
+        arrays = {name: data[name] for name in _ARRAYS[kind]}
+        if kind in _BUILD:
+            return _BUILD[kind](arrays)
+        return kind(*arrays.values())

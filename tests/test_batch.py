@@ -83,3 +83,55 @@ def test_dask_workers_write_the_same_files_as_the_plain_loop(folder, tmp_path):
     assert proc.returncode == 0, proc.stderr
     for path in plain.iterdir():
         np.testing.assert_array_equal(iio.imread(path), iio.imread(parallel / path.name))
+
+
+@pytest.fixture
+def scheduler(tmp_path):
+    """A scheduler and one worker started as separate processes, as on a cluster."""
+    pytest.importorskip("distributed")
+    import json
+    import time
+
+    info = tmp_path / "scheduler.json"
+    started = [subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                                 "--port", "0", "--no-dashboard", "--scheduler-file",
+                                 str(info)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 60
+        while not info.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        address = json.loads(info.read_text())["address"]
+        started.append(subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
+                                         address, "--nworkers", "1", "--nthreads", "1",
+                                         "--no-dashboard"], stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL))
+        yield address
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def test_a_separately_started_scheduler_runs_tiles_and_a_batch(scheduler, folder, tmp_path):
+    import nublur
+    nd = pytest.importorskip("nublur.dask")
+
+    x = np.random.default_rng(6).random((40, 50))
+    psf = np.full((5, 5), 1 / 25)
+    with nd.local_client(scheduler=scheduler) as client:
+        client.wait_for_workers(1, timeout=60)
+        workers = client.scheduler_info()["workers"]
+        got = client.compute(nd.blur(x, psf, chunks=16)).result()
+    assert len(workers) == 1
+    np.testing.assert_allclose(got, nublur.blur(x, psf), atol=1e-12)
+    for name in (f"p{i:02d}.png" for i in range(2, 12)):
+        (folder / name).unlink()
+    plain, remote = tmp_path / "plain", tmp_path / "remote"
+    assert _deblur(folder, plain).returncode == 0
+    proc = _deblur(folder, remote, "--scheduler", scheduler)
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in remote.iterdir()) == ["p00_deblurred.png",
+                                                        "p01_deblurred.png"]
+    for path in plain.iterdir():
+        np.testing.assert_array_equal(iio.imread(path), iio.imread(remote / path.name))

@@ -251,3 +251,21 @@ def test_blur_too_small_to_remove_safely_leaves_the_photo_unchanged(
     assert cli.main(["deblur", str(blurry_photo), "-o", str(out), "--quiet"]) == 0
     assert "too small" in capsys.readouterr().err
     assert np.array_equal(iio.imread(out), iio.imread(blurry_photo))
+
+
+def test_every_estimator_saves_its_field(tmp_path):
+    rng = np.random.default_rng(4)
+    sharp = synth.dead_leaves((240, 320), rng)  # large enough for a 2 x 3 patch grid
+    blurred = nublur.blur(sharp, nublur.linear_kernel(9, 30.0), channel_axis=-1)
+    iio.imwrite(tmp_path / "p.png", (np.clip(blurred, 0, 1) * 255).astype(np.uint8))
+    run("deblur", tmp_path / "p.png", "-o", tmp_path / "d.png", "--iters", 3,
+        "--save-field", tmp_path / "grid.npz", "--quiet")
+    assert isinstance(fieldio.load_field(tmp_path / "grid.npz"), nublur.GridField)
+
+
+def test_tiled_deblur_runs_the_network_on_a_reduction(tmp_path, photo):
+    pytest.importorskip("dask")
+    run("deblur", photo, "--tiled", "--estimator", "kpn", "-o", tmp_path / "k.png",
+        "--save-field", tmp_path / "k.npz", "--iters", 3, "--quiet")
+    assert iio.imread(tmp_path / "k.png").shape == (48, 56, 3)
+    assert isinstance(fieldio.load_field(tmp_path / "k.npz"), nublur.BasisField)

@@ -178,3 +178,39 @@ def test_grid_field_refuses_bad_input(rng):
         nublur.GridField(k, (10, 10), col_nodes=[1, 2, 3])
     with pytest.raises(ValueError, match="image_shape"):
         nublur.GridField(k, (10,))
+
+
+def test_reduced_basis_field_upsamples_its_maps_bilinearly(rng):
+    from scipy.ndimage import map_coordinates
+
+    kernels = random_kernels(rng, 3, 7)
+    small = rng.random((3, 6, 9)) + 0.05
+    small /= small.sum(axis=0)
+    field = nublur.ReducedBasisField(kernels, small, (31, 40))
+    rows, cols = np.mgrid[0:31, 0:40]
+    coords = [(rows + 0.5) * 6 / 31 - 0.5, (cols + 0.5) * 9 / 40 - 0.5]
+    want = np.stack([map_coordinates(m, coords, order=1, mode="nearest") for m in small])
+    np.testing.assert_allclose(field.to_basis().mixing, want, atol=1e-12)
+    window = field.window(np.arange(5, 12), np.arange(20, 33))
+    np.testing.assert_allclose(window.mixing, want[:, 5:12, 20:33], atol=1e-12)
+    np.testing.assert_allclose(field.kernel_at(17, 3),
+                               np.tensordot(want[:, 17, 3], kernels, axes=1), atol=1e-12)
+    with pytest.raises(ValueError, match="smaller than the reduced"):
+        nublur.ReducedBasisField(kernels, small, (4, 40))
+    with pytest.raises(ValueError, match="mixing"):
+        nublur.ReducedBasisField(kernels, small[:2], (31, 40))
+
+
+def test_every_field_type_survives_a_field_file(rng, tmp_path):
+    from nublur import fieldio
+
+    kernels = random_kernels(rng, 6, 9)
+    fields = [nublur.GridField(kernels.reshape(2, 3, 9, 9), (40, 50),
+                               row_nodes=np.array([3.0, 30.0])),
+              nublur.ReducedBasisField(kernels[:2], np.full((2, 4, 5), 0.5), (40, 50))]
+    for field in fields:
+        fieldio.save_field(tmp_path / "f.npz", field)
+        loaded = fieldio.load_field(tmp_path / "f.npz")
+        assert type(loaded) is type(field) and loaded.image_shape == field.image_shape
+        np.testing.assert_array_equal(loaded.kernels_at(np.arange(40), np.arange(40)),
+                                      field.kernels_at(np.arange(40), np.arange(40)))
