@@ -55,9 +55,12 @@ def test_same_result_across_runs_and_thread_counts(tmp_path):
     two = run(tmp_path, 2, "two")
     for key in one:
         np.testing.assert_array_equal(one[key], again[key], err_msg=key)
+        if key == "estimate_psf":
+            # the blind estimator's thresholds (kernel pruning, gradient selection) amplify
+            # the rounding of thread-split FFTs, by how much depends on the CPU (1.6e-5 of
+            # the kernel's max on one, 1.3e-3 on an AMD EPYC): the PSFs, of unit mass, must
+            # agree to 0.5 % in L1 (measured 8.3e-4 there); a race would give garbage
+            assert np.abs(two[key] - one[key]).sum() <= 5e-3, key
+            continue
         scale = max(float(np.abs(one[key]).max()), 1e-12)
-        # the blind estimator's thresholds (kernel pruning, gradient selection) amplify the
-        # rounding of thread-split FFTs: measured 1.6e-5 of the kernel's max on one CPU
-        tolerance = 1e-4 if key == "estimate_psf" else 1e-5
-        np.testing.assert_allclose(two[key], one[key], rtol=0, atol=tolerance * scale,
-                                   err_msg=key)
+        np.testing.assert_allclose(two[key], one[key], rtol=0, atol=1e-5 * scale, err_msg=key)
