@@ -94,29 +94,27 @@ def rl_halo(psf, num_iter: int, tv_weight: float = 0.0) -> int:
                field.kernel_size // 2 + 1)
 
 
-def admm_halo(psf, num_admm: int = 10, num_irc: int = 2, support: int | None = None) -> int:
+def admm_halo(psf, num_admm: int = 10) -> int:
     """Halo of tiled ADMM-IRC for a seam error below about 1e-4 on [0, 1] images.
 
     ``ceil(16 s^1.5 max(1, num_admm / 10)^0.3)`` and at least K // 2 + 1, with s the PSF's
     RMS spread as in ``rl_halo``. Measured in ``benchmarks/bench_dask.py`` (``admm_table``;
     natural images, noise 0.01, ``lam`` 0.003 and ``num_irc`` 2, 10 and 20 ADMM iterations;
-    ``lam`` 1e-3 and 1e-2 and ``num_irc`` 4 checked on a 15 px motion): ADMM's x-update inverts the blur (001 eq. 5), whose inverse rings along a
-    motion direction far beyond the kernel, so the halo grows faster than the spread:
-    64 px for a 9 px linear motion, 256-320 px for 25 px, over 384 px for 35 px; camera
-    shakes follow their spread (a compact 45 px shake needs no more than K // 2 + 1, a
-    25 px one that travels 256 px).
+    ``lam`` 1e-3 and 1e-2 and ``num_irc`` 4 checked on a 15 px motion, all within the
+    rule): ADMM's x-update inverts the blur (001 eq. 5), whose inverse rings along a motion
+    direction far beyond the kernel, so the halo grows faster than the spread: 64 px for a
+    9 px linear motion, 256-320 px for 25 px, over 384 px for 35 px; camera shakes follow
+    their spread (a compact 45 px shake needs no more than K // 2 + 1, a 25 px one that
+    travels 256 px).
 
     Parameters
     ----------
     psf : ndarray (K, K)
-    num_admm, num_irc : int
+    num_admm : int
         As in ``nublur.admm_irc``.
-    support : int, optional
-        Accepted for symmetry with ``nublur.admm_irc``; the rule does not depend on it.
     """
     field = _tile_field(psf, "psf")
     num_admm = check_positive_int(num_admm, "num_admm")
-    check_positive_int(num_irc, "num_irc")
     spread = _kernel_spread(field)
     growth = max(1.0, num_admm / 10) ** 0.3
     return max(int(math.ceil(_ADMM_HALO_FACTOR * spread ** 1.5 * growth)),
@@ -287,7 +285,7 @@ def local_client(workers: int | None = None, *, threads_per_worker: int = 1,
                if name != "MALLOC_TRIM_THRESHOLD_"}
     with dask.config.set({"distributed.nanny.pre-spawn-environ": environ | env}):
         cluster = LocalCluster(n_workers=workers, threads_per_worker=threads_per_worker,
-                               processes=True, env=env, **cluster_options)
+                               processes=True, **cluster_options)
     client = Client(cluster)
     original_close = client.close
 
@@ -489,7 +487,7 @@ def admm_irc(image, psf, *, halo: int | None = None, boundary: str = "reflect", 
     psf : ndarray (K, K) or UniformField
         A uniform PSF (a ``LinearMotionField`` is refused, see the error).
     halo : int, optional
-        Pixels of context around each tile; default ``admm_halo(psf, num_admm, num_irc)``
+        Pixels of context around each tile; default ``admm_halo(psf, num_admm)``
         (seam error about 1e-4 or less).
     boundary : str
         The blur's boundary at the image's true edges.
@@ -512,8 +510,7 @@ def admm_irc(image, psf, *, halo: int | None = None, boundary: str = "reflect", 
                         f"so tiles differ from the whole image by ~3e-3 however wide the halo "
                         f"(measured); solve it whole with nublur.admm_irc")
     if halo is None:
-        halo = admm_halo(field, options.get("num_admm", 10), options.get("num_irc", 2),
-                         options.get("support"))
+        halo = admm_halo(field, options.get("num_admm", 10))
 
     def solve(window, window_field, window_boundary):
         axis = -1 if window.ndim == 3 else None

@@ -81,12 +81,14 @@ class ReducedBasisField(KernelField):
 
     def kernel_at(self, row, col):
         _check_pixel(self, row, col)
-        return np.tensordot(self.maps_at([row], [col])[:, 0, 0], self.kernels, axes=1)
+        return self.kernels_at(np.array([row]), np.array([col]))[0]
 
     def kernels_at(self, rows, cols):
-        rows, cols = np.asarray(rows), np.asarray(cols)
-        weights = np.stack([self.maps_at(rows[i:i + 1], cols[i:i + 1])[:, 0, 0]
-                            for i in range(len(rows))], axis=1)
+        r0, r1, ar = _bilinear(np.asarray(rows), self._shape[0], self.mixing.shape[1])
+        c0, c1, ac = _bilinear(np.asarray(cols), self._shape[1], self.mixing.shape[2])
+        m = self.mixing
+        weights = (m[:, r0, c0] * ((1 - ar) * (1 - ac)) + m[:, r1, c0] * (ar * (1 - ac))
+                   + m[:, r0, c1] * ((1 - ar) * ac) + m[:, r1, c1] * (ar * ac))
         return np.einsum("bn,bkl->nkl", weights, self.kernels)
 
     def __repr__(self):
