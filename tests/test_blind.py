@@ -56,13 +56,20 @@ CASES = [("line", 9), ("line", 21), ("shake", 9), ("shake", 15), ("shake", 25), 
 def test_estimate_psf_recovers_known_psfs(psf_kind, size, scene, rng):
     """Several shapes and sizes, 1 % noise, automatic kernel size: the estimate is close to
     the true PSF up to shift (normalised cross-correlation), far closer than the delta or a
-    disc of the same support, and RL with it improves on the blurry image."""
+    disc of the same support, and RL with it improves on the blurry image and comes within
+    2.5 dB of RL with the true PSF (up to shift; 0.3-1.9 dB measured on these cases).
+
+    The NCC bound is 0.6: the natural-latent refit makes kernels thinner but uneven along
+    the path, which lowers their NCC (0.64 for the 45 px shake) while RL with them gets
+    closer to RL with the true PSF (over these cases and 3 seeds: mean loss 0.81 dB and
+    mean NCC 0.78, against 1.07 dB and 0.83 with the smoother kernels of the L0 refit
+    alone)."""
     psf = psf_of(psf_kind, size)
     y = blurred(scene, psf, rng)
     est = estimate_psf(y)
     assert est.shape[0] % 2 == 1 and est.min() >= 0 and est.sum() == pytest.approx(1.0)
     score = aligned_ncc(est, psf)
-    assert score >= 0.7
+    assert score >= 0.6
     disc = np.hypot(*np.mgrid[-(size // 2):size // 2 + 1, -(size // 2):size // 2 + 1]) <= \
         support_size(psf) / 2
     assert score > aligned_ncc(disc / disc.sum(), psf) + 0.2
@@ -70,10 +77,14 @@ def test_estimate_psf_recovers_known_psfs(psf_kind, size, scene, rng):
     restored = nublur.richardson_lucy(y, est, 20)
     assert nublur.metrics.psnr(restored, scene, border=size) > \
         nublur.metrics.psnr(y, scene, border=size) + 1.0
+    shifted = nublur.metrics.psnr_shift_compensated
+    blind = shifted(nublur.richardson_lucy(y, est, 20, tv_weight=0.004), scene)[0]
+    nonblind = shifted(nublur.richardson_lucy(y, psf, 20, tv_weight=0.004), scene)[0]
+    assert blind > nonblind - 2.5
 
 
 @pytest.mark.xfail(strict=True, reason="issue 19's target (NCC >= 0.9 at 1 % noise for every "
-                   "shape, 9-45 px) is not met yet: measured 0.72-0.90, see the note")
+                   "shape, 9-45 px) is not met yet: measured 0.64-0.93, see the note")
 def test_estimate_psf_meets_the_issue_target_on_every_shape(scene):
     scores = []
     for kind, size in CASES:

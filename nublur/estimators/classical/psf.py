@@ -11,8 +11,12 @@ et al.'s structure with Cho and Lee's gradient selection), in nublur's PSF conve
   ``select_gradients``) against the blurred gradients, with a small sum |k|^(1/2) penalty
   (reweighted least squares) that keeps thin paths thin, then cleaned (threshold 0.05 max,
   8-connected pieces under 0.1 of the mass dropped, clipped, normalised, re-centred);
-* the weights lambda decay by 1/1.1 per alternation (floor 1e-4); the final kernel is
-  thresholded at max / 20 and trimmed to its support.
+* the weights lambda decay by 1/1.1 per alternation (floor 1e-4);
+* at the finest scale the kernel is fitted twice more on its support, with three times as
+  many selected gradients: against the L0 latent, then against a natural latent (RL with
+  TV at the noise level, ``_natural_latent``), which removes most of the widening the L0
+  latent's flattened edges cause;
+* the final kernel is thresholded at max / 20 and trimmed to its support.
 
 ``kernel_size=None`` chooses the window in two passes (``automatic_size``): a first pass in a
 window of a quarter of the short side (15 to 101 px), trimmed to the support found scale by
@@ -35,6 +39,7 @@ import scipy.ndimage
 from skimage.transform import resize
 
 from ...policy import blur_radius
+from ...solvers.richardson_lucy import richardson_lucy
 from ..._validation import (as_image, check_nonnegative_float, check_positive_float,
                            check_positive_int)
 from ._kernel import (centre_kernel, clean_kernel, delta_segment, kernel_least_squares,
@@ -49,6 +54,7 @@ _COARSEST = 5
 _MAX_AUTO = 101
 _LUMA = np.array([0.299, 0.587, 0.114])
 _FLOOR_GAIN, _WEIGHT_GAIN = 0.5, 200.0
+_REFIT_PER_SIZE = 60
 
 
 @dataclasses.dataclass
@@ -291,7 +297,8 @@ def _grown_size(k, ratio, window):
 
 def _scale(ys, sat, k, lam, settings: Settings, refit: bool = False):
     """The alternations of one scale; with ``refit``, the last kernel step is done again on
-    the support found (``_refit``)."""
+    the support found (``_refit``), first with the L0 latent, then with a natural one
+    (``_natural_latent``)."""
     pad = k.shape[0]
     h, w = ys.shape
     periodic = periodic_extension(ys, pad)
@@ -308,18 +315,31 @@ def _scale(ys, sat, k, lam, settings: Settings, refit: bool = False):
         lam = max(lam / 1.1, settings.lam_floor)
     if refit:
         k = _refit(latent, blurred_grads, k, settings)
+        k = _refit(_natural_latent(ys, k), blurred_grads, k, settings)
     return k, lam, latent
 
 
 def _refit(latent, blurred_grads, k, settings: Settings):
     """The last kernel step again on the support found (entries at least 1/20 of the max,
-    grown by one pixel), which drops the speckle noise around the motion path."""
+    grown by one pixel), which drops the speckle noise around the motion path. With the
+    support fixed, three times as many latent gradients are selected as in the alternations
+    (``_REFIT_PER_SIZE``): a kernel fitted from the true kernel's latent image with 60 K
+    gradients per orientation is closer to the truth than with 20 K (Levin, RL error ratio
+    1.03 against 1.15), while the alternations need the sparser selection to converge."""
     support = scipy.ndimage.binary_dilation(k >= k.max() / 20, np.ones((3, 3), dtype=bool))
-    lx, ly, _ = select_gradients(latent, k.shape[0])
+    lx, ly, _ = select_gradients(latent, k.shape[0], per_size=_REFIT_PER_SIZE)
     gx, gy, keep = blurred_grads
     k_new = kernel_least_squares((lx * keep, ly * keep), (gx, gy), k.shape[0], settings.weight,
                                  init=k * support, sparsity=settings.sparsity, support=support)
     return centre_kernel(clean_kernel(k_new))
+
+
+def _natural_latent(ys, k, num_iter: int = 30):
+    """Richardson-Lucy latent image of ``ys`` with kernel ``k`` and a TV weight of the noise
+    level (000 eq. 14): unlike the L0 latent it keeps texture and the width of edges, so a
+    kernel fitted to it is not widened by the edge profiles the L0 latent flattens, and the
+    TV term keeps the noise RL amplifies out of the selected gradients."""
+    return richardson_lucy(np.maximum(ys, 1e-4), k, num_iter, tv_weight=noise_level(ys))
 
 
 def forward_differences(x):
