@@ -13,7 +13,7 @@ from .policy import deblur_plan
 from .operators import (BlurOperator, blur, blur_adjoint, camera_response, mask_first_operator,
                         smooth_clip, smooth_clip_derivative)
 from .solvers import (InverseFilters, LinearKernelLUT, admm_irc, deconv_cg, deconv_fft,
-                      inverse_filters, irc, richardson_lucy)
+                      inverse_filters, irc, load_solver, richardson_lucy)
 
 __version__ = "0.1.0"
 
@@ -24,5 +24,5 @@ __all__ = [
     "blur", "blur_adjoint", "BlurOperator", "camera_response", "smooth_clip",
     "smooth_clip_derivative", "fft_engine", "set_fft_engine", "richardson_lucy",
     "admm_irc", "deconv_cg", "deconv_fft", "inverse_filters", "InverseFilters", "irc",
-    "LinearKernelLUT", "estimate_psf", "refine_field", "load_estimator", "deblur_plan",
+    "LinearKernelLUT", "load_solver", "estimate_psf", "refine_field", "load_estimator", "deblur_plan",
 ]

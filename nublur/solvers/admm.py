@@ -156,7 +156,7 @@ class _IRCUpdate:
     """
 
     def __init__(self, problem: _Problem, rho: float, num_irc: int, support, filter_rho,
-                 lookup: str = "softmax"):
+                 lookup: str = "softmax", invariant: bool | None = None):
         self.problem, self.num_irc, self.rho = problem, num_irc, rho
         grads = gradient_filters() * np.sqrt(rho)
         field = problem.field
@@ -169,7 +169,8 @@ class _IRCUpdate:
             filters = FilterOperator(p[0], boundary=problem.boundary)
         self.spectral_max = float(responses.max())
         self.spectral_min = float(responses.min())
-        invariant = _translation_invariant(field)
+        if invariant is None:
+            invariant = _translation_invariant(field)
         self.precondition = _Preconditioner(filters, _border_scale(problem), not invariant)
         if invariant:  # a small problem with the same borders suffices
             proxy, proxy_filters = _proxy(problem, filters)
