@@ -81,17 +81,18 @@ def test_finite_differences_equal_nublur(rng, boundary, axis):
         atol=1e-14)
 
 
-@pytest.mark.parametrize("kind", ["linear", "uniform"])
-def test_untrained_ircnet_equals_admm_irc(rng, kind):
+@pytest.mark.parametrize("kind,boundary", [("linear", "reflect"), ("uniform", "reflect"),
+                                           ("linear", "replicate"), ("linear", "constant")])
+def test_untrained_ircnet_equals_admm_irc(rng, kind, boundary):
     shape = (40, 44)
     sharp = rng.random(shape)
     field = _smooth_linear_field(rng, shape) if kind == "linear" else \
         nublur.linear_kernel(9, 30.0)
-    y = nublur.blur(sharp, field) + 0.01 * rng.standard_normal(shape)
-    expected = nublur.admm_irc(y, field, num_admm=4, num_irc=2)
+    y = nublur.blur(sharp, field, boundary=boundary) + 0.01 * rng.standard_normal(shape)
+    expected = nublur.admm_irc(y, field, num_admm=4, num_irc=2, boundary=boundary)
     net = IRCNet(stages=4, irc_steps=2)
     with torch.no_grad():
-        got = net(torch.tensor(y), prepare(field, shape, num_irc=2)).numpy()
+        got = net(torch.tensor(y), prepare(field, shape, num_irc=2, boundary=boundary)).numpy()
     # nublur filters its IRC steps in float32 (its fixed point stays exact)
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
 

@@ -66,7 +66,8 @@ def prepare(field, shape, *, rho: float = 0.1, boundary: str = "reflect",
     mixing = None if step.filters.mixing is None else torch.as_tensor(step.filters.mixing,
                                                                        dtype=dtype)
     return Prepared(GatherBlur(field, shape, boundary, dtype),
-                    Padding(shape, filters.shape[-1] // 2, boundary), filters, mixing,
+                    Padding(shape, filters.shape[-1] // 2, step.filters.boundary), filters,
+                    mixing,
                     torch.as_tensor(step.root, dtype=dtype), float(update.damping),
                     bool(step.symmetrize), boundary)
 
