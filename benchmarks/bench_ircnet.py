@@ -5,7 +5,7 @@ and exact non-uniform CG, on images and fields none of them was tuned on.
 ``--size`` crops; each gets a smooth spatially varying linear motion (lengths 5-30 px,
 Gaussian-filtered random maps as in ``bench_nonuniform.py``: another generator than the
 training's cosines, on photographs where training saw dead leaves only) and Gaussian noise
-sigma 0.01. Solvers (lam 0.003, l1):
+sigma 0.01 (``--noise``). Solvers (lam 0.003, l1):
 
 * IRC-Net: ``nublur.load_solver("ircnet")`` (its stages and IRC steps, trained parameters);
 * ADMM-IRC untrained with the same stages and IRC steps, and with 001's 10 x 2;
@@ -19,7 +19,7 @@ each solver runs on a small image first and the whole filter table is solved bef
 timing, so JIT compilation and table building stay out of the times.
 
 Run: python benchmarks/bench_ircnet.py [--size 128] [--count 60] [--uniform-count 20]
-                                        [--json PATH]
+                                        [--noise 0.01] [--json PATH]
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def _solve_whole_table(rho: float) -> None:
     lut.filters_for(np.arange(511))
 
 
-def _run(solvers, images, spatially_varying: bool):
+def _run(solvers, images, spatially_varying: bool, sigma: float = 0.01):
     rng = np.random.default_rng(0 if spatially_varying else 7)
     scores = {name: [] for name in ["blurry", *solvers]}
     seconds = {name: [] for name in solvers}
@@ -74,7 +74,7 @@ def _run(solvers, images, spatially_varying: bool):
             length = np.full(sharp.shape, rng.uniform(5, 30))
             angle = np.full(sharp.shape, rng.uniform(0, 180))
             make = lambda: nublur.LinearMotionField(length, angle)  # noqa: E731
-        y = nublur.blur(sharp, make()) + rng.normal(0, 0.01, sharp.shape)
+        y = nublur.blur(sharp, make()) + rng.normal(0, sigma, sharp.shape)
         scores["blurry"].append(psnr(y, sharp, border=8))
         for name, solve in solvers.items():
             field = make()  # a fresh field: each solver pays for its own tables
@@ -90,6 +90,7 @@ def main(argv=None):
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--uniform-count", type=int, default=20)
+    parser.add_argument("--noise", type=float, default=0.01)
     parser.add_argument("--json", help="write the mean figures here (for the model card)")
     args = parser.parse_args(argv)
     net = nublur.load_solver("ircnet")
@@ -107,7 +108,7 @@ def main(argv=None):
     for solve in solvers.values():
         solve(warm.random((48, 48)), warm_field)
     _solve_whole_table(net.parameters.base_rho)
-    scores, seconds = _run(solvers, held_out_images(args.size, args.count), spatially_varying=True)
+    scores, seconds = _run(solvers, held_out_images(args.size, args.count), True, args.noise)
     n = len(scores["blurry"])
     if n == 0:
         print("Kodak24 / BSD68 not found: skipped")
@@ -120,15 +121,15 @@ def main(argv=None):
                      f"{np.mean(seconds[name]):.3f}",
                      f"{np.sum(seconds['NU-CG']) / np.sum(seconds[name]):.1f}x"))
     print_table(f"{n} held-out images ({args.size} x {args.size}, smooth linear motion 5-30 px, "
-                f"sigma 0.01): PSNR dB (8 px border), difference to NU-CG, seconds per image, "
-                f"NU-CG's time over each", ["solver", "PSNR", "vs NU-CG", "s / image",
+                f"sigma {args.noise:g}): PSNR dB (8 px border), difference to NU-CG, seconds "
+                "per image, NU-CG's time over each", ["solver", "PSNR", "vs NU-CG", "s / image",
                                             "NU-CG time / time"], rows)
     untrained = np.array(scores[f"ADMM-IRC {stages}x{steps}"])
     trained = np.array(scores["IRC-Net"])
     print(f"IRC-Net over untrained ADMM-IRC {stages}x{steps}: {(trained - untrained).mean():+.2f} "
           f"dB (better on {int(np.sum(trained > untrained))} of {n})")
-    uniform_scores, _ = _run(solvers, held_out_images(args.size, args.uniform_count),
-                             spatially_varying=False)
+    uniform_scores, _ = _run(solvers, held_out_images(args.size, args.uniform_count), False,
+                             args.noise)
     rows = [(name, f"{np.mean(v):.2f}") for name, v in uniform_scores.items()]
     print_table(f"The same solvers on uniform linear motion (5-30 px, first {args.uniform_count} "
                 "images): PSNR dB", ["solver", "PSNR"], rows)
@@ -138,7 +139,7 @@ def main(argv=None):
                    for name in scores}
         figures["uniform_psnr"] = {name: float(np.mean(v)) for name, v in uniform_scores.items()}
         figures["protocol"] = (f"{n} held-out images (Kodak24, BSD68), {args.size} px crops, "
-                               "benchmarks/bench_ircnet.py")
+                               f"noise {args.noise:g}, benchmarks/bench_ircnet.py")
         nublur.io.write_json(args.json, figures, indent=1)
 
 

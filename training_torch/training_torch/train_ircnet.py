@@ -5,7 +5,8 @@ Training pairs (001 section 4.2 trains on 5,400 patches of 121 x 121; here a poo
 (``nublur.synth.dead_leaves``, gray, with random contrast, soft edges and shading: ``scene``),
 a smooth random linear motion field per patch (lengths
 and angles from a few random low-frequency cosines, lengths in [``min_length``,
-``max_length``]), nublur's gather, Gaussian noise ``noise``. No photograph is used, so BSD68
+``max_length``]), nublur's gather, Gaussian noise ``noise`` (a standard deviation, or
+[low, high] to draw one per patch). No photograph is used, so BSD68
 and Kodak24 stay held out for the benchmark. Loss: mean squared error to the sharp patch away
 from a 6 px border.
 
@@ -103,7 +104,9 @@ def make_pair(rng, config):
     shape = (config["crop"], config["crop"])
     sharp = scene(rng, shape)
     field = smooth_linear_field(rng, shape, config["min_length"], config["max_length"])
-    blurry = nublur.blur(sharp, field) + config["noise"] * rng.standard_normal(shape)
+    noise = config["noise"]
+    sigma = rng.uniform(*noise) if isinstance(noise, (list, tuple)) else float(noise)
+    blurry = nublur.blur(sharp, field) + sigma * rng.standard_normal(shape)
     op = prepare(field, shape, rho=config["rho"], num_irc=config["irc_steps"])
     return torch.tensor(blurry), torch.tensor(sharp), op
 
@@ -173,7 +176,7 @@ def _save(path, model, optimizer, step, config):
 TRAINING_DATA = ("dead leaves (nublur.synth.dead_leaves, gray; random smallest disc 1-6 px, "
                  "contrast 0.2-1, soft edges, smooth shading), smooth random linear motion "
                  "fields (3 low-frequency cosines per map, lengths 3-31 px), nublur's gather, "
-                 "Gaussian noise 0.01; no photographs")
+                 "Gaussian noise (sigma: config 'noise'); no photographs")
 
 
 def export_checkpoint(checkpoint, out_dir, name: str, metrics: dict | None = None):
