@@ -54,12 +54,9 @@ def held_out_images(size: int, count: int):
 def _solve_whole_table(rho: float) -> None:
     """Every label's IRC filter solved (and cached) before timing: the lazily solved table
     would otherwise charge each new label to whichever solver meets it first."""
-    from nublur.operators.filtering import gradient_filters
-    from nublur.solvers.lut import KERNEL_SIZE
+    from nublur.solvers.admm import step_lut
 
-    lut = nublur.LinearKernelLUT(2 * KERNEL_SIZE + 1, 1e-2, gradient_filters() * np.sqrt(rho),
-                                 lazy=True, form="factored")
-    lut.filters_for(np.arange(511))
+    step_lut(rho).filters_for(np.arange(511))
 
 
 def _run(solvers, images, spatially_varying: bool, sigma: float = 0.01):

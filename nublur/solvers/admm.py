@@ -158,12 +158,11 @@ class _IRCUpdate:
     def __init__(self, problem: _Problem, rho: float, num_irc: int, support, filter_rho,
                  lookup: str = "softmax", invariant: bool | None = None):
         self.problem, self.num_irc, self.rho = problem, num_irc, rho
-        grads = gradient_filters() * np.sqrt(rho)
         field = problem.field
         if isinstance(field, LinearMotionField):
-            filters, responses = self._blend(field, support, filter_rho, grads, lookup)
+            filters, responses = self._blend(field, support, filter_rho, lookup)
         else:
-            kernel_set = _kernel_set(field.psf, grads)
+            kernel_set = _kernel_set(field.psf, gradient_filters() * np.sqrt(rho))
             size = support or max(31, 4 * field.psf.shape[0] + 1)
             p, responses = preconditioner_filters(kernel_set[None], size, filter_rho)
             filters = FilterOperator(p[0], boundary=_step_boundary(problem.boundary))
@@ -182,10 +181,9 @@ class _IRCUpdate:
         # Richardson's best fixed step for a spectrum in [e_min, e_max]: 2 / (e_min + e_max)
         self.damping = 1.9 / (max(self.spectral_min, 0.0) + top)
 
-    def _blend(self, field, support, filter_rho, grads, lookup):
+    def _blend(self, field, support, filter_rho, lookup):
         """Blended, step-scaled LUT filters of a linear field and their response ranges."""
-        lut = LinearKernelLUT(support or 2 * KERNEL_SIZE + 1, filter_rho, grads, lazy=True,
-                              form="factored")
+        lut = step_lut(self.rho, support, filter_rho)
         if lookup == "softmax":
             labels, weights = lut.blend(field.length, field.angle)
         else:
@@ -206,18 +204,30 @@ class _IRCUpdate:
         self.problem = problem
         self.hty = problem.blur_t(y)
 
-    def __call__(self, x, grad_targets):
+    def __call__(self, x, grad_targets, rho: float | None = None, step_scales=None):
         """Algorithm 2.1 in the factored form (``irc`` with a preconditioner), on the normal
         residual: sum_i k_i^T (c_i - k_i x) = H^T y + sqrt(rho) G^T t - A x with
         A = H^T H + rho G^T G, so H^T y is computed once per image and the gradient
         residuals never materialise; the iterates are those of ``irc``.
+
+        ``rho`` (default: the penalty the step was built for) and ``step_scales`` (one factor
+        on the damping per IRC step, default 1) are IRC-Net's per-stage parameters.
         """
         p = self.problem
-        rhs = self.hty + np.sqrt(self.rho) * p.grad_t(grad_targets)
-        for _ in range(self.num_irc):
-            residual = rhs - p.normal(x, self.rho)
-            x = x + self.damping * self.precondition(residual)
+        rho = self.rho if rho is None else rho
+        scales = np.ones(self.num_irc) if step_scales is None else step_scales
+        rhs = self.hty + np.sqrt(rho) * p.grad_t(grad_targets)
+        for scale in scales:
+            residual = rhs - p.normal(x, rho)
+            x = x + (self.damping * scale) * self.precondition(residual)
         return x
+
+
+def step_lut(rho: float, support: int | None = None, filter_rho: float = 1e-2):
+    """The table of factored IRC filters ``admm_irc`` blends for a LinearMotionField at
+    penalty ``rho`` (companions: 001's gradient filters times sqrt(rho)), solved lazily."""
+    return LinearKernelLUT(support or 2 * KERNEL_SIZE + 1, filter_rho,
+                           gradient_filters() * np.sqrt(rho), lazy=True, form="factored")
 
 
 def _step_boundary(boundary: str) -> str:

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import check_boundary
 from .admm import _finish, _IRCUpdate, _prepare, _Problem, shrink as soft_threshold
 from ..fields import LinearMotionField
 
@@ -134,7 +133,6 @@ class IRCNetSolver:
             raise TypeError("field must be a LinearMotionField (IRC-Net's parameters are trained "
                             "on spatially varying linear motion; use admm_irc for a PSF), got "
                             f"{type(field).__name__}")
-        boundary = check_boundary(boundary)
         field, boundary, channels, axis = _prepare(image, field, boundary, channel_axis,
                                                    (LinearMotionField,))
         p = self.parameters
@@ -170,10 +168,8 @@ def _unrolled(y, problem, update, p: IRCNetParameters):
         lam, rho = p.lam[t], p.rho[t]
         z = [shrink(g + b, lam / rho, p.shrink_coeffs[t])
              for g, b in zip(problem.grad(x), beta)]
-        rhs = update.hty + rho * problem.grad_t([zi - bi for zi, bi in zip(z, beta)])
-        for s in range(p.irc_steps):
-            residual = rhs - problem.normal(x, rho)
-            x = x + (update.damping * p.step_scale[t, s]) * update.precondition(residual)
+        targets = [np.sqrt(rho) * (zi - bi) for zi, bi in zip(z, beta)]
+        x = update(x, targets, rho, p.step_scale[t])
         beta = [b + g - zi for b, g, zi in zip(beta, problem.grad(x), z)]
     return x
 

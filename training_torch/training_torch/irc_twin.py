@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from nublur.fields import UniformField
 from nublur.operators.blur import as_field
 from nublur.operators.boundaries import padding_indices
 
@@ -59,13 +58,6 @@ class Padding:
         return out.index_add(-1, self.cols, rows)
 
 
-def _field_kernels(field, rows, cols):
-    """(n, K, K) kernels of the pixels (rows, cols)."""
-    if isinstance(field, UniformField):
-        return np.broadcast_to(field.psf, (len(rows),) + field.psf.shape)
-    return field.kernels_at(rows, cols)
-
-
 class GatherBlur:
     """H of a kernel field on (H, W) images as a sparse (HW, HW) matrix; ``forward`` and
     ``adjoint`` act on (..., H, W) tensors (the boundary folded into the matrix)."""
@@ -82,7 +74,7 @@ class GatherBlur:
             ii, jj = np.meshgrid(np.arange(i0, min(h, i0 + _ROWS_PER_CHUNK)), np.arange(w),
                                  indexing="ij")
             ii, jj = ii.ravel(), jj.ravel()
-            kern = _field_kernels(field, ii, jj)
+            kern = field.kernels_at(ii, jj)
             pix, qa, qb = np.nonzero(kern)
             src_r = rows_idx[ii[pix] + 2 * r - qa]  # padded[i + 2r - a] holds u(i + r - a)
             src_c = cols_idx[jj[pix] + 2 * r - qb]

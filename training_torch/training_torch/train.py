@@ -35,11 +35,13 @@ DEFAULTS = {"out": "runs/kpn", "steps": 2000, "batch": 4, "crop": 128, "lr": 2e-
             "init_checkpoint": None}
 
 
-def load_config(path) -> dict:
-    config = dict(DEFAULTS)
+def load_config(path, defaults: dict = DEFAULTS) -> dict:
+    """``defaults`` updated from the JSON file at ``path`` (None: the defaults); keys not in
+    ``defaults`` are refused."""
+    config = dict(defaults)
     if path:
         config.update(json.loads(Path(path).read_text()))
-    unknown = set(config) - set(DEFAULTS)
+    unknown = set(config) - set(defaults)
     if unknown:
         raise ValueError(f"unknown config keys: {sorted(unknown)}")
     return config

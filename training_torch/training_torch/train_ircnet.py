@@ -29,9 +29,10 @@ import numpy as np
 import torch
 
 import nublur
-from nublur.io import write_json
+from nublur.io import atomic_write, write_json
 
 from .ircnet import IRCNet, export, prepare
+from .train import load_config as load_training_config
 
 DEFAULTS = {"out": "runs/ircnet", "steps": 400, "pool": 48, "crop": 96, "stages": 5,
             "irc_steps": 2, "lam": 0.003, "rho": 0.1, "lr": 0.02, "noise": 0.01,
@@ -41,13 +42,7 @@ _BORDER = 6
 
 
 def load_config(path) -> dict:
-    config = dict(DEFAULTS)
-    if path:
-        config.update(json.loads(Path(path).read_text()))
-    unknown = set(config) - set(DEFAULTS)
-    if unknown:
-        raise ValueError(f"unknown config keys: {sorted(unknown)}")
-    return config
+    return load_training_config(path, DEFAULTS)
 
 
 def smooth_linear_field(rng, shape, min_length, max_length):
@@ -168,9 +163,7 @@ def train(config: dict) -> Path:
 def _save(path, model, optimizer, step, config):
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
              "config": config}
-    tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 TRAINING_DATA = ("dead leaves (nublur.synth.dead_leaves, gray; random smallest disc 1-6 px, "
