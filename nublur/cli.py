@@ -20,7 +20,7 @@ from .io import ImageFileError, atomic_write, check_output_path, read_image, wri
 
 __all__ = ["main"]
 
-SOLVERS = ("rl", "rl-whyte", "admm-irc", "cg", "fft")
+SOLVERS = ("rl", "rl-whyte", "admm-irc", "ircnet", "cg", "fft")
 _MAX_PIXELS_PER_GIB = 2_000_000  # rough working set of the solvers per image pixel
 
 
@@ -49,26 +49,27 @@ def _estimator(spec: str, image_shape):
         if psf.sum() <= 0:
             raise CLIError(f"--estimator uniform: {spec[8:]!r} is an all-black PSF image")
         return UniformField(psf.astype(np.float64), normalize=True)
-    raise CLIError(f"--estimator must be classical, uniform, kpn, classical+refine, "
+    raise CLIError(f"--estimator must be classical, uniform, kpn, flow, classical+refine, "
                    f"kpn+refine, PATH.onnx, uniform:PSF.png or field:FIELD.npz, got {spec!r}")
 
 
-LEARNED = ("kpn", "kpn+refine")
+LEARNED = ("kpn", "flow", "kpn+refine")
+REPORTS_CONFIDENCE = ("classical", "uniform", "flow")
 CLASSICAL = ("classical", "uniform", "classical+refine")
 DEFAULT_ESTIMATOR = "classical"
 
 
 def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
     """--estimator: (field, info or None). Estimators run on the image; uniform: and field:
-    read files (``_estimator``); only the classical estimators report their confidence and
-    blur radius (``info``)."""
+    read files (``_estimator``); the classical estimators and the flow network report their
+    confidence and blur radius (``info``)."""
     if not _runs_estimator(spec):
         return _estimator(spec, image.shape[:2]), None
     estimator = _checked_estimator(spec, kernel_size, quiet)
     t0 = time.perf_counter()
     axis = -1 if image.ndim == 3 else None
     info = None
-    if spec in ("classical", "uniform"):
+    if spec in REPORTS_CONFIDENCE:
         field, info = estimator.estimate(image, channel_axis=axis, return_info=True)
     else:
         field = estimator.estimate(image, channel_axis=axis)
@@ -145,10 +146,16 @@ def _solve(image, field, solver, iters, gamma, tv, progress):
                                        saturation="whyte" if solver == "rl-whyte" else None,
                                        channel_axis=axis, progress=progress)
     linear = image ** np.float32(gamma)
+    if solver in ("admm-irc", "ircnet"):
+        field = _within_table(field)
     if solver == "admm-irc":
         if not isinstance(field, (UniformField, LinearMotionField)):
             raise CLIError("--solver admm-irc needs a uniform or linear-motion field")
         out = solvers.admm_irc(linear, field, channel_axis=axis, progress=progress)
+    elif solver == "ircnet":
+        if not isinstance(field, LinearMotionField):
+            raise CLIError("--solver ircnet needs a linear-motion field (--estimator flow)")
+        out = solvers.load_solver("ircnet")(linear, field, channel_axis=axis)
     elif solver == "cg":
         out = solvers.deconv_cg(linear, field, prior="l1", channel_axis=axis, progress=progress)
     else:
@@ -156,6 +163,20 @@ def _solve(image, field, solver, iters, gamma, tv, progress):
             raise CLIError("--solver fft needs a uniform field")
         out = solvers.deconv_fft(linear, field, boundary="replicate", channel_axis=axis)
     return np.clip(out, 0, None) ** np.float32(1 / gamma)
+
+
+def _within_table(field):
+    """A linear field with its motions capped at the 511-kernel table's 35 px (said on
+    stderr); any other field unchanged."""
+    from .solvers.admm import MAX_TABLE_LENGTH
+
+    if not isinstance(field, LinearMotionField) or field.length.max() <= MAX_TABLE_LENGTH:
+        return field
+    share = float(np.mean(field.length > MAX_TABLE_LENGTH))
+    print(f"nublur: motions up to {field.length.max():.0f} px on {share:.0%} of the photo are "
+          f"solved as {MAX_TABLE_LENGTH:.0f} px (the longest in ADMM-IRC's filter table)",
+          file=sys.stderr)
+    return LinearMotionField(np.minimum(field.length, MAX_TABLE_LENGTH), field.angle)
 
 
 def _check_size(image_shape):
@@ -477,8 +498,8 @@ def _parser():
     p.add_argument("--scheduler", default=None,
                    help="run a batch on the Dask scheduler at this address (tcp://host:port)")
     p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
-                   help="classical (default) | uniform | kpn | classical+refine | kpn+refine | "
-                        "PATH.onnx | uniform:PSF.png | field:FIELD.npz")
+                   help="classical (default) | uniform | kpn | flow | classical+refine | "
+                        "kpn+refine | PATH.onnx | uniform:PSF.png | field:FIELD.npz")
     p.add_argument("--kernel-size", type=_odd_size, default=None,
                    help="kernel window in pixels for the classical estimators (default: "
                         "automatic)")
@@ -495,8 +516,8 @@ def _parser():
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
-                   help="classical (default) | uniform | kpn | classical+refine | kpn+refine | "
-                        "PATH.onnx")
+                   help="classical (default) | uniform | kpn | flow | classical+refine | "
+                        "kpn+refine | PATH.onnx")
     p.add_argument("--kernel-size", type=_odd_size, default=None)
     p.add_argument("--figure")
     p.set_defaults(run=cmd_estimate)

@@ -43,25 +43,8 @@ class OnnxKernelEstimator:
     """Predicts a ``BasisField`` from one blurry photo."""
 
     def __init__(self, path, *, providers=None, max_side: int = 1024):
-        import onnxruntime as ort
-
-        self.path = path if isinstance(path, Traversable) else Path(path)
-        if not self.path.is_file():
-            raise ValueError(f"model file {str(self.path)!r} does not exist")
-        card_path = self.path.parent / (self.path.name.rsplit(".", 1)[0] + ".json") \
-            if hasattr(self.path, "parent") else None
-        if card_path is None or not card_path.is_file():
-            raise ValueError(f"model card {str(card_path)!r} is missing")
-        self.card = json.loads(card_path.read_text())
-        model = self.path.read_bytes()  # read once: also works inside a zip
-        digest = hashlib.sha256(model).hexdigest()
-        if digest != self.card.get("sha256"):
-            raise ValueError(f"{self.path.name}: sha256 {digest[:12]}... differs from its model "
-                             f"card ({str(self.card.get('sha256'))[:12]}...); refusing to load")
         self.max_side = check_positive_int(max_side, "max_side", minimum=16)
-        if providers is None:
-            providers = _default_providers()
-        self.session = ort.InferenceSession(model, providers=providers)
+        self.path, self.card, self.session = checked_session(path, providers)
         self.gamma = float(self.card["input"]["gamma"])
         self.multiple = int(self.card["input"]["padding_multiple"])
 
@@ -91,6 +74,28 @@ class OnnxKernelEstimator:
             kernels, mixing = self._run(rgb)
         # softmax outputs: non-negative, unit sums up to float32 rounding (checked by the field)
         return BasisField(kernels.astype(np.float32), mixing, normalize=True)
+
+
+def checked_session(path, providers=None):
+    """(path, card, ONNX Runtime session) of a model file whose card (same stem, .json) is
+    beside it and states the file's sha256; a missing card or another hash is refused."""
+    import onnxruntime as ort
+
+    path = path if isinstance(path, Traversable) else Path(path)
+    if not path.is_file():
+        raise ValueError(f"model file {str(path)!r} does not exist")
+    card_path = path.parent / (path.name.rsplit(".", 1)[0] + ".json")
+    if not card_path.is_file():
+        raise ValueError(f"model card {str(card_path)!r} is missing")
+    card = json.loads(card_path.read_text())
+    model = path.read_bytes()  # read once: also works inside a zip
+    digest = hashlib.sha256(model).hexdigest()
+    if digest != card.get("sha256"):
+        raise ValueError(f"{path.name}: sha256 {digest[:12]}... differs from its model "
+                         f"card ({str(card.get('sha256'))[:12]}...); refusing to load")
+    if providers is None:
+        providers = _default_providers()
+    return path, card, ort.InferenceSession(model, providers=providers)
 
 
 def network_input(rgb: np.ndarray, gamma: float, multiple: int = 1) -> np.ndarray:

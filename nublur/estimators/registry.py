@@ -2,21 +2,25 @@
 (``.estimate(image, *, channel_axis=-1) -> KernelField``).
 
 Names: ``"classical"`` (training-free patch field, ``ClassicalEstimator``), ``"uniform"`` (the
-same with one PSF for the whole image), ``"kpn"`` (the shipped basis network), a path to an
-``.onnx`` model with its card, and any of these followed by ``"+refine"`` (the field refined
-on the image by ``refine_field``).
+same with one PSF for the whole image), ``"kpn"`` (the shipped basis network), ``"flow"`` (the
+motion-flow network of 002, ``FlowEstimator``: a ``LinearMotionField``), a path to an ``.onnx``
+model with its card, and any of these followed by ``"+refine"`` (the field refined on the image
+by ``refine_field``; not "flow", whose linear field ``refine_field`` would turn into general
+kernels).
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from .classical import ClassicalEstimator, refine_field
+from .flow import load_flow_estimator
 from .onnx import load_onnx_estimator
 
 __all__ = ["load_estimator", "RefinedEstimator", "ESTIMATOR_NAMES"]
 
-ESTIMATOR_NAMES = ("classical", "uniform", "kpn", "classical+refine", "kpn+refine")
+ESTIMATOR_NAMES = ("classical", "uniform", "kpn", "flow", "classical+refine", "kpn+refine")
 
 
 class RefinedEstimator:
@@ -41,15 +45,19 @@ def load_estimator(name_or_path="classical", *, precision: str = "auto", **optio
     Parameters
     ----------
     name_or_path : str or path
-        "classical", "uniform", "kpn", PATH.onnx, or one of them + "+refine".
+        "classical", "uniform", "kpn", "flow", PATH.onnx (a flow model when its card has a
+        ``default_head``), or one of them but "flow" + "+refine".
     precision : {"auto", "float32", "int8"}
         For "kpn" only (see ``load_onnx_estimator``).
     **options
         Passed to the estimator: ``ClassicalEstimator`` options (``grid``, ``kernel_size``,
-        ``gamma``, ``progress`` ...) or ``OnnxKernelEstimator`` options (``providers``,
-        ``max_side``).
+        ``gamma``, ``progress`` ...), ``OnnxKernelEstimator`` options (``providers``,
+        ``max_side``) or ``FlowEstimator`` options (``head``, ``providers``, ``max_side``).
     """
     name = str(name_or_path)
+    if name == "flow+refine" or (name.endswith("+refine") and _is_flow_model(name[:-7])):
+        raise ValueError("the flow estimator cannot be followed by +refine: its field is "
+                         "linear motion, which refine_field does not keep")
     if name.endswith("+refine"):
         return RefinedEstimator(load_estimator(name[:-len("+refine")], precision=precision,
                                                **options))
@@ -59,7 +67,22 @@ def load_estimator(name_or_path="classical", *, precision: str = "auto", **optio
         if name == "uniform":
             options.setdefault("grid", (1, 1))
         return ClassicalEstimator(**options)
+    if name == "flow" or _is_flow_model(name):
+        if precision != "auto":
+            raise ValueError("precision applies to the kpn model only")
+        return load_flow_estimator(None if name == "flow" else name, **options)
     if name == "kpn" or name.endswith(".onnx") or isinstance(name_or_path, Path):
         return load_onnx_estimator(name_or_path, precision=precision, **options)
     raise ValueError(f"estimator must be one of {ESTIMATOR_NAMES} or a path to an .onnx "
                      f"model, got {name_or_path!r}")
+
+
+def _is_flow_model(name: str) -> bool:
+    """Whether ``name`` is an .onnx file whose card describes a flow network."""
+    if not name.endswith(".onnx"):
+        return False
+    card = Path(name).with_suffix(".json")
+    try:
+        return "default_head" in json.loads(card.read_text())
+    except (OSError, ValueError):
+        return False

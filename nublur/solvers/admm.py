@@ -37,6 +37,7 @@ from .lut import KERNEL_SIZE, LinearKernelLUT
 __all__ = ["admm_irc", "deconv_cg", "deconv_fft", "shrink", "objective", "DEFAULT_RHO"]
 
 DEFAULT_RHO = 0.1
+MAX_TABLE_LENGTH = 35.0  # the longest motion of the 511-kernel table
 """Default ADMM penalty (chosen on 5 Levin kernel/image pairs with sigma = 0.01, lam = 0.003)."""
 
 
@@ -384,7 +385,7 @@ def _prepare(image, psf, boundary, channel_axis, allow_fields):
     if not isinstance(field, allow_fields):
         names = " or ".join(t.__name__ for t in allow_fields)
         raise TypeError(f"psf must be a 2-D array or a {names}, got {type(field).__name__}")
-    if isinstance(field, LinearMotionField) and field.length.max() > 35:
+    if isinstance(field, LinearMotionField) and field.length.max() > MAX_TABLE_LENGTH:
         raise ValueError("psf: linear motions longer than 35 px are outside the 511-kernel "
                          f"table (max length {field.length.max():.1f})")
     boundary = check_boundary(boundary)
