@@ -14,11 +14,11 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from nublur.io import write_json
 
+from .export import export_checked
 from .model import parameter_count
 from .flownet import MAX_COMPONENT, MULTIPLE, STRIDE, FlowNet
 
@@ -40,28 +40,11 @@ def load(checkpoint):
 
 def export(checkpoint, out, *, head: str = "classes", metrics: dict | None = None,
            check_sizes=((64, 96), (128, 80))) -> dict:
-    import onnxruntime as ort
-
     model, state = load(checkpoint)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staged = out.with_name(f".{out.stem}.staged.onnx")  # the shipped file stays until checked
-    torch.onnx.export(model, (torch.zeros(1, 1, 64, 64),), str(staged), input_names=["input"],
-                      output_names=["scores"], opset_version=17, dynamo=False,
-                      dynamic_axes={"input": {2: "height", 3: "width"},
-                                    "scores": {2: "height", 3: "width"}})
-    session = ort.InferenceSession(str(staged), providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
-    worst = 0.0
-    for h, w in check_sizes:
-        x = rng.random((1, 1, h, w), dtype=np.float32) - 0.5
-        with torch.no_grad():
-            ref = model(torch.from_numpy(x)).numpy()
-        worst = max(worst, float(np.abs(session.run(None, {"input": x})[0] - ref).max()))
-    if worst > 1e-3:
-        staged.unlink()
-        raise RuntimeError(f"ONNX Runtime differs from torch by {worst:.2e} (> 1e-3)")
-    staged.replace(out)
+    worst = export_checked(model, out, channels=1, output_names=["scores"],
+                           spatial_outputs=("scores",), check_sizes=check_sizes, tolerance=1e-3)
     card = {
         "name": out.stem,
         "architecture": "FlowNet (002 section 4.1 FCN sized for CPU: image and differences "
