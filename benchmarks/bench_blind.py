@@ -115,7 +115,7 @@ def split_translation(field):
             nublur.BasisField(np.stack(deltas), mixing, normalize=True))
 
 
-def gyro_table(crops: int, with_kpn: bool = False):
+def gyro_table(crops: int, with_kpn: bool = False, estimator=None):
     logs = shared_data("lai2016_nonuniform_gyro", "gyro")
     kodak = shared_data("kodak24")
     if logs is None or kodak is None:
@@ -123,7 +123,7 @@ def gyro_table(crops: int, with_kpn: bool = False):
         return None
     import imageio.v3 as iio
 
-    estimator = nublur.load_estimator("classical", gamma=1.0)
+    estimator = estimator or nublur.load_estimator("classical", gamma=1.0)
     kpn = nublur.load_estimator("kpn") if with_kpn else None
     rows, gains = [], []
     for n in range(crops):

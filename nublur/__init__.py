@@ -4,10 +4,11 @@ Kernels are PSFs gathered at the output pixel: v(i) = sum_q k_i(q) u(i - q).
 """
 
 from ._backend import fft_engine, set_fft_engine
-from .fields import (BasisField, DenseField, GridField, KernelField, LinearMotionField,
-                     ReducedBasisField, UniformField)
+from .fields import (BasisField, DenseField, GridField, KernelField, LatentField,
+                     LinearMotionField, ReducedBasisField, UniformField)
 from . import estimators, fieldio, metrics, policy, synth, viz
 from .estimators import estimate_psf, load_estimator, refine_field
+from .estimators.prior import load_kernel_prior
 from .kernels import camera_shake_kernel, camera_shake_trajectory, linear_kernel
 from .policy import deblur_plan
 from .operators import (BlurOperator, blur, blur_adjoint, camera_response, mask_first_operator,
@@ -19,7 +20,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "KernelField", "UniformField", "BasisField", "GridField", "DenseField", "LinearMotionField",
-    "ReducedBasisField",
+    "ReducedBasisField", "LatentField", "load_kernel_prior",
     "mask_first_operator", "linear_kernel", "camera_shake_kernel", "camera_shake_trajectory",
     "blur", "blur_adjoint", "BlurOperator", "camera_response", "smooth_clip",
     "smooth_clip_derivative", "fft_engine", "set_fft_engine", "richardson_lucy",

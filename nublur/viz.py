@@ -4,7 +4,9 @@
   papers' figures;
 * ``flow_colours``: a linear-motion field in colour-wheel coding (hue = direction modulo 180,
   brightness = length);
-* ``basis_panels``: basis kernels above their mixing maps (000 Fig. 2 style).
+* ``basis_panels``: basis kernels above their mixing maps (000 Fig. 2 style);
+* ``kernel_panel``: a stack of PSFs as a contact sheet (e.g. samples of the kernel prior);
+* ``uncertainty_overlay``: a ``LatentField``'s per-pixel kernel uncertainty over the image.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import numpy as np
 from skimage.color import gray2rgb, hsv2rgb
 from skimage.transform import resize
 
-from .fields import BasisField, GridField, KernelField, LinearMotionField, UniformField
+from .fields import (BasisField, GridField, KernelField, LatentField, LinearMotionField,
+                     UniformField)
 
-__all__ = ["kernel_grid", "flow_colours", "basis_panels"]
+__all__ = ["kernel_grid", "flow_colours", "basis_panels", "kernel_panel", "uncertainty_overlay"]
 
 
 def _rgb(image):
@@ -83,3 +86,35 @@ def basis_panels(field: BasisField, height: int = 96) -> np.ndarray:
 def _kernel_tile(kernel, height):
     tile = resize(kernel / max(kernel.max(), 1e-12), (height, height), order=0)
     return np.clip(np.pad(tile, 2, constant_values=0.5), 0, 1).astype(np.float32)
+
+
+def kernel_panel(kernels, columns: int = 8, height: int = 48) -> np.ndarray:
+    """PSFs (n, K, K) in rows of ``columns`` tiles, each scaled to its maximum (gray)."""
+    kernels = np.asarray(kernels, dtype=np.float32)
+    if kernels.ndim != 3 or kernels.shape[1] != kernels.shape[2]:
+        raise ValueError(f"kernels must have shape (n, K, K), got {kernels.shape}")
+    if isinstance(columns, bool) or not isinstance(columns, int) or columns < 1:
+        raise ValueError(f"columns must be an integer >= 1, got {columns!r}")
+    tiles = [_kernel_tile(k, height) for k in kernels]
+    blank = np.full_like(tiles[0], 0.5)
+    tiles += [blank] * (-len(tiles) % columns)
+    rows = [np.concatenate(tiles[i:i + columns], axis=1) for i in range(0, len(tiles), columns)]
+    return np.concatenate(rows, axis=0)
+
+
+def uncertainty_overlay(image, field: LatentField, *, samples: int = 8, seed: int = 0,
+                        scale: float | None = None) -> np.ndarray:
+    """The image (gray, darkened) with ``field.uncertainty()`` in red on top: red = 1 at
+    ``scale`` (default the map's maximum), so certain regions stay gray."""
+    if not isinstance(field, LatentField):
+        raise TypeError(f"field must be a LatentField, got {type(field).__name__}")
+    base = _rgb(image)
+    if base.shape[:2] != field.image_shape:
+        raise ValueError(f"image has spatial shape {base.shape[:2]} but the field is defined "
+                         f"on {field.image_shape}")
+    u = field.uncertainty(samples=samples, seed=seed)
+    top = float(u.max()) if scale is None else float(scale)
+    red = np.clip(u / max(top, 1e-12), 0, 1)[..., None]
+    gray = 0.6 * base.mean(axis=2, keepdims=True)
+    return np.clip(gray * (1 - red) + red * np.array([1.0, 0.1, 0.1], np.float32), 0,
+                   1).astype(np.float32)

@@ -234,3 +234,34 @@ def test_real_gyro_log_loads():
     assert log.rates.shape == (105, 3) and abs(log.exposure - 0.134359) < 1e-9
     with pytest.raises(ValueError, match="gyro log"):
         synth.load_gyro_log("/nonexistent")
+
+
+@pytest.mark.parametrize("family", nublur.synth.KERNEL_FAMILIES)
+def test_kernel_families_draw_centred_psfs_from_the_generator_only(family):
+    from nublur.synth import random_kernel
+
+    a = random_kernel(family, 19, np.random.default_rng(3))
+    b = random_kernel(family, 19, np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (19, 19) and np.all(a >= 0) and abs(a.sum() - 1) < 1e-9
+    yy, xx = np.mgrid[:19, :19]
+    tol = 1e-6 if family in ("shake", "linear") else 0.25
+    assert abs((a * yy).sum() - 9) < tol and abs((a * xx).sum() - 9) < tol
+    assert np.count_nonzero(a > 0.01 * a.max()) > 1 or family == "shake"
+
+
+def test_random_kernels_mix_families_and_refuse_bad_input():
+    from nublur.synth import random_kernel, random_kernels
+
+    kernels, index = random_kernels(30, 15, np.random.default_rng(0), ("linear", "arc"),
+                                    (1, 3))
+    assert kernels.shape == (30, 15, 15) and kernels.dtype == np.float32
+    assert set(index) <= {0, 1} and 0 < np.mean(index == 1) < 1
+    with pytest.raises(ValueError, match="family must be one of"):
+        random_kernel("circle", 15, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="size must be an odd integer"):
+        random_kernel("arc", 14, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="families must be drawn"):
+        random_kernels(3, 15, np.random.default_rng(0), ("shake", "blob"))
+    with pytest.raises(TypeError, match="rng"):
+        random_kernel("arc", 15, 0)

@@ -27,7 +27,7 @@ from ..kernels._motion_numba import max_motion_size, motion_kernels_batch
 from ..kernels.linear import linear_kernel
 
 __all__ = ["KernelField", "UniformField", "BasisField", "GridField", "DenseField",
-           "LinearMotionField", "ReducedBasisField", "DEFAULT_DENSE_LIMIT"]
+           "LinearMotionField", "ReducedBasisField", "LatentField", "DEFAULT_DENSE_LIMIT"]
 
 DEFAULT_DENSE_LIMIT = 2 * 1024**3
 """Default byte limit of ``to_dense`` (2 GiB); pass ``max_bytes`` to change it per call."""
@@ -498,3 +498,4 @@ def _max_motion_size(length: np.ndarray, angle: np.ndarray) -> int:
 
 from .grid import GridField  # noqa: E402  (a BasisField: defined after it)
 from .reduced import ReducedBasisField  # noqa: E402
+from .latent import LatentField  # noqa: E402

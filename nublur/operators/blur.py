@@ -7,8 +7,8 @@ import threading
 import numpy as np
 
 from .._validation import as_image, check_boundary, restore_channel_axis
-from ..fields import (BasisField, DenseField, KernelField, LinearMotionField, ReducedBasisField,
-                      UniformField)
+from ..fields import (BasisField, DenseField, KernelField, LatentField, LinearMotionField,
+                      ReducedBasisField, UniformField)
 from . import _gather
 from ._basis_fft import BasisPlan
 
@@ -18,9 +18,9 @@ _PLAN_LOCK = threading.Lock()
 
 
 def as_field(field, name: str = "field") -> KernelField:
-    """A KernelField; a 2-D array is taken as a uniform PSF, a ``ReducedBasisField`` as its
-    full-resolution ``BasisField`` (built once per field)."""
-    if isinstance(field, ReducedBasisField):
+    """A KernelField; a 2-D array is taken as a uniform PSF, a ``ReducedBasisField`` or a
+    ``LatentField`` as its ``BasisField`` (built once per field)."""
+    if isinstance(field, (ReducedBasisField, LatentField)):
         return field.to_basis()
     if isinstance(field, KernelField):
         return field

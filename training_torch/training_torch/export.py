@@ -39,22 +39,32 @@ def export_checked(model, out: Path, *, channels: int, output_names, spatial_out
     """Export ``model`` (input N x channels x H x W, any H, W) to ONNX at ``out``, replacing
     the file there only once ONNX Runtime agrees with torch within ``tolerance`` on every
     size of ``check_sizes``; returns the largest difference."""
+    rng = np.random.default_rng(0)
+    checks = [[rng.random((1, channels, h, w), dtype=np.float32) - 0.5] for h, w in check_sizes]
+    dynamic = {name: {2: "height", 3: "width"} for name in ("input", *spatial_outputs)}
+    return export_staged(model, out, example=[np.zeros((1, channels, 64, 64), np.float32)],
+                         input_names=["input"], output_names=output_names, dynamic=dynamic,
+                         checks=checks, tolerance=tolerance)
+
+
+def export_staged(model, out: Path, *, example, input_names, output_names, dynamic, checks,
+                  tolerance: float) -> float:
+    """Export ``model`` at the ``example`` inputs to a staged ONNX file, run ONNX Runtime and
+    torch on every input list of ``checks`` and move the file to ``out`` only when they agree
+    within ``tolerance`` (the shipped file stays otherwise); returns the largest difference."""
     import onnxruntime as ort
 
-    staged = out.with_name(f".{out.stem}.staged.onnx")  # the shipped file stays until checked
-    dynamic = {name: {2: "height", 3: "width"} for name in ("input", *spatial_outputs)}
-    torch.onnx.export(model, (torch.zeros(1, channels, 64, 64),), str(staged),
-                      input_names=["input"], output_names=list(output_names), opset_version=17,
-                      dynamo=False, dynamic_axes=dynamic)
+    staged = out.with_name(f".{out.stem}.staged.onnx")
+    torch.onnx.export(model, tuple(torch.from_numpy(a) for a in example), str(staged),
+                      input_names=list(input_names), output_names=list(output_names),
+                      opset_version=17, dynamo=False, dynamic_axes=dynamic)
     session = ort.InferenceSession(str(staged), providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
     worst = 0.0
-    for h, w in check_sizes:
-        x = rng.random((1, channels, h, w), dtype=np.float32) - 0.5
+    for inputs in checks:
         with torch.no_grad():
-            ref = model(torch.from_numpy(x))
+            ref = model(*(torch.from_numpy(a) for a in inputs))
         ref = [t.numpy() for t in (ref if isinstance(ref, (tuple, list)) else (ref,))]
-        got = session.run(None, {"input": x})
+        got = session.run(None, dict(zip(input_names, inputs)))
         worst = max(worst, *(float(np.abs(a - b).max()) for a, b in zip(ref, got)))
     if worst > tolerance:
         staged.unlink()

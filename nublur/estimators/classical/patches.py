@@ -32,8 +32,8 @@ from ..._validation import as_image, check_positive_float, check_positive_int
 from ...fields import GridField, UniformField
 from ...policy import blur_radius
 from ._kernel import centre_kernel, pad_kernel, resize_kernel
-from .psf import (Settings, _estimate, _window_size, automatic_size, default_window, luminance,
-                  noise_level, saturation_mask)
+from .psf import (Settings, _checked_prior, _estimate, _window_size, automatic_size,
+                  default_window, luminance, noise_level, saturation_mask)
 
 __all__ = ["ClassicalEstimator", "FieldEstimate"]
 
@@ -102,12 +102,14 @@ class ClassicalEstimator:
         about 3.3 times larger); the field covers the full resolution.
     progress : bool
         Show a progress bar over the patches.
+    kernel_prior : KernelPrior, optional
+        Learned kernel prior used inside every kernel update (see ``estimate_psf``).
     """
 
     def __init__(self, *, grid=None, kernel_size: int | None = None, gamma: float = 2.2,
                  max_grid=(6, 8), min_edges: float = 0.02, consistency: float = 0.5,
                  refine: bool = False, saturation_level: float = 0.98, max_side: int = 1200,
-                 progress: bool = False):
+                 progress: bool = False, kernel_prior=None):
         if grid is not None:
             grid = tuple(check_positive_int(g, "grid") for g in grid)
             if len(grid) != 2:
@@ -122,6 +124,7 @@ class ClassicalEstimator:
         self.saturation_level = check_positive_float(saturation_level, "saturation_level")
         self.max_side = check_positive_int(max_side, "max_side", minimum=64)
         self.progress = bool(progress)
+        self.settings = Settings(prior=_checked_prior(kernel_prior))
 
     def estimate(self, image, *, channel_axis=-1, return_info: bool = False):
         """Kernel field of ``image`` (display values in [0, 1]; gray or colour).
@@ -168,7 +171,7 @@ class ClassicalEstimator:
         top, left = max(0, (h - _CROP) // 2), max(0, (w - _CROP) // 2)
         crop = (slice(top, top + _CROP), slice(left, left + _CROP))
         window = _window_size(y[crop].shape, self.kernel_size, default_window(y.shape))
-        settings = Settings()
+        settings = self.settings
         if self.kernel_size is None:
             window = automatic_size(y[crop], saturated[crop], window, settings)
         return _estimate(y[crop], saturated[crop], window, settings, return_info=True)
@@ -196,7 +199,9 @@ class ClassicalEstimator:
                     patch, sat = y[r0:r1, c0:c1], saturated[r0:r1, c0:c1]
                     own[a, b] = self._usable(patch, sat)
                     if own[a, b]:
-                        k = _estimate(patch, sat, window, Settings(lam=2e-3), initial=psf)
+                        k = _estimate(patch, sat, window,
+                                      dataclasses.replace(self.settings, lam=2e-3),
+                                      initial=psf)
                     else:
                         k = psf
                     kernels[a, b] = pad_kernel(k, window)

@@ -45,6 +45,7 @@ from ..._validation import (as_image, check_nonnegative_float, check_positive_fl
 from ._kernel import (centre_kernel, clean_kernel, delta_segment, kernel_least_squares,
                       pad_kernel, resize_kernel, trim_kernel)
 from ._latent import l0_restore, periodic_extension
+from ._prior import latent_projection
 
 __all__ = ["estimate_psf", "PsfEstimate", "Settings", "luminance", "automatic_size",
            "default_window", "forward_differences"]
@@ -100,6 +101,8 @@ class Settings:
     weight: float = 2.0
     sparsity: float = 0.01
     lam_floor: float = 1e-4
+    prior: object = None
+    prior_temperature: float = 0.8
 
 
 def luminance(image: np.ndarray, axis, gamma: float) -> np.ndarray:
@@ -120,8 +123,8 @@ def saturation_mask(image: np.ndarray, axis, level: float) -> np.ndarray:
 def estimate_psf(image, *, kernel_size: int | None = None, channel_axis=None,
                  gamma: float = 1.0, saturation_level: float = 0.98, lam: float = 4e-3,
                  iterations: int = 5, weight: float = 2.0, sparsity: float = 0.01,
-                 max_kernel_size: int | None = None, return_info: bool = False,
-                 progress=None):
+                 max_kernel_size: int | None = None, kernel_prior=None,
+                 prior_temperature: float = 0.8, return_info: bool = False, progress=None):
     """Estimate a uniform motion PSF from one blurry image (no training).
 
     Parameters
@@ -151,6 +154,14 @@ def estimate_psf(image, *, kernel_size: int | None = None, channel_axis=None,
     max_kernel_size : int, optional
         Largest window considered with ``kernel_size=None`` (default: a quarter of the short
         side, odd, at most 101 and at least 15).
+    kernel_prior : KernelPrior, optional
+        A learned kernel prior (``nublur.load_kernel_prior()``, 003 section 3.1): after each
+        kernel step at the scales where the kernel fits the prior's window, the kernel is
+        encoded, its code shrunk by ``prior_temperature`` and decoded (latent projection).
+        Off by default: on Levin 2009 it measured no better than without it (see the note in
+        ``benchmarks/bench_prior.py``).
+    prior_temperature : float in (0, 1]
+        Shrinkage of the latent code (1: the prior only re-encodes the kernel).
     return_info : bool
         Also return a ``PsfEstimate`` with the per-scale kernels, reblur error and confidence.
     progress : callable, optional
@@ -168,7 +179,9 @@ def estimate_psf(image, *, kernel_size: int | None = None, channel_axis=None,
     settings = Settings(lam=check_positive_float(lam, "lam"),
                         iterations=check_positive_int(iterations, "iterations"),
                         weight=check_positive_float(weight, "weight"),
-                        sparsity=check_nonnegative_float(sparsity, "sparsity"))
+                        sparsity=check_nonnegative_float(sparsity, "sparsity"),
+                        prior=_checked_prior(kernel_prior),
+                        prior_temperature=_checked_temperature(prior_temperature))
     saturation_level = check_positive_float(saturation_level, "saturation_level")
     window = _window_size(img.shape[:2], kernel_size, max_kernel_size)
     y = luminance(img, axis, gamma)
@@ -178,6 +191,21 @@ def estimate_psf(image, *, kernel_size: int | None = None, channel_axis=None,
         window = automatic_size(y, saturated, window, settings)
     return _estimate(y, saturated, window, settings, return_info=return_info,
                      progress=progress)
+
+
+def _checked_prior(prior):
+    if prior is not None and not all(hasattr(prior, a) for a in ("encode", "decode",
+                                                                 "kernel_size")):
+        raise TypeError(f"kernel_prior must be a KernelPrior (nublur.load_kernel_prior()), "
+                        f"got {type(prior).__name__}")
+    return prior
+
+
+def _checked_temperature(value) -> float:
+    value = check_positive_float(value, "prior_temperature")
+    if value > 1:
+        raise ValueError(f"prior_temperature must be in (0, 1], got {value!r}")
+    return value
 
 
 def noise_level(y: np.ndarray) -> float:
@@ -312,6 +340,8 @@ def _scale(ys, sat, k, lam, settings: Settings, refit: bool = False):
         k_new = kernel_least_squares((lx * keep, ly * keep), blurred_grads[:2], k.shape[0],
                                      settings.weight, init=k, sparsity=settings.sparsity)
         k = centre_kernel(clean_kernel(k_new))
+        if settings.prior is not None:
+            k = latent_projection(k, settings.prior, settings.prior_temperature)
         lam = max(lam / 1.1, settings.lam_floor)
     if refit:
         k = _refit(latent, blurred_grads, k, settings)
