@@ -13,13 +13,20 @@ card's log-kernel coordinates; lower = more probable) of:
 * implausible kernels: the training draws shifted off centre by (5, -4) px, and uniform noise.
 
 Beside the flow, a Gaussian fitted to 20,000 training draws in the flow's training
-coordinates (dequantised, random gain) scores the same kernels: the flow should beat it on held-out families, not only on its own. With
-``--picture`` it writes a contact sheet of prior samples (temperature 0.7 and 1.0, 24 each).
+coordinates (dequantised, random gain) scores the same kernels: the flow should beat it on
+held-out families, not only on its own. With ``--picture`` it writes a contact sheet of
+prior samples (temperature 0.7 and 1.0, 24 each).
 
 ``--estimation``: the prior inside blind estimation (``estimate_psf(kernel_prior=...)``, the
 latent projection after each kernel step) against pixel-space estimation, on Levin 2009
 (``bench_blind.levin_table``: error ratios) and on recorded gyro shake over Kodak crops
 (``bench_blind.gyro_table`` with ``--crops``: RL dB).
+
+``--ufp MODEL.onnx``: 003's latent-code network (``training_torch.train_ufp --export``) on
+BSD68 crops (scenes never seen in training) blurred like its training data (one 19 px PSF
+per 32 px cell, or one for the crop) with each kernel family, "arc" held out: RL 30 with its
+field, with the true field and the blurry input (PSNR); and Levin 2009 error ratios
+(``bench_blind.levin_table``).
 """
 
 from __future__ import annotations
@@ -122,6 +129,9 @@ def main(argv=None):
                         help="also compare latent-space and pixel-space blind estimation")
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--crops", type=int, default=8)
+    parser.add_argument("--ufp", metavar="MODEL.onnx",
+                        help="also measure an exported ufp network (none is shipped)")
+    parser.add_argument("--ufp-count", type=int, default=12)
     args = parser.parse_args(argv)
     prior = nublur.load_kernel_prior()
     assert f"a = {ALPHA}" in prior.card["conventions"]["coordinates"]
@@ -148,6 +158,53 @@ def main(argv=None):
         print(f"samples (temperature 0.7 top, 1.0 bottom; sqrt display) -> {args.picture}")
     if args.estimation:
         estimation_tables(prior, args.temperature, args.crops)
+    if args.ufp:
+        ufp_tables(args.ufp, args.ufp_count)
+
+
+def ufp_tables(path, count):
+    from bench_blind import levin_table
+    from nublur.metrics import psnr
+
+    root = shared_data("bsd68")
+    estimator = nublur.load_estimator(path)
+    if root is not None:
+        import imageio.v3 as iio
+
+        files = sorted(root.glob("*.png"))
+        rows = []
+        for family in ("shake", "inertial", "linear", "arc"):
+            scores = []
+            for n in range(count):
+                rng = np.random.default_rng([77, n, len(family)])
+                image = iio.imread(files[n % len(files)]) / 255.0
+                image = image.mean(axis=-1) if image.ndim == 3 else image
+                sharp = image[:192, :192]
+                cells = 1 if n % 2 == 0 else 36
+                kernels = np.broadcast_to(random_kernels(cells, 19, rng, (family,))[0],
+                                          (36, 19, 19)).reshape(6, 6, 19, 19)
+                field = nublur.GridField(kernels.astype(np.float64), (192, 192), normalize=True)
+                blurry = np.clip(nublur.blur(sharp, field, boundary="mirror")
+                                 + rng.normal(0, 0.005, sharp.shape), 0, 1)
+                estimate = estimator.estimate(blurry, channel_axis=None)
+                scores.append([psnr(blurry, sharp, border=16),
+                               psnr(nublur.richardson_lucy(blurry, estimate, 30), sharp,
+                                    border=16),
+                               psnr(nublur.richardson_lucy(blurry, field, 30), sharp,
+                                    border=16)])
+            g = np.array(scores)
+            rows.append((family + (" (held out)" if family == "arc" else ""), str(count),
+                         f"{g[:, 0].mean():.2f}", f"{g[:, 1].mean():.2f}",
+                         f"{g[:, 2].mean():.2f}", f"{(g[:, 1] - g[:, 0]).mean():+.2f}",
+                         f"{np.mean(g[:, 1] > g[:, 0]):.0%}"))
+        print_table("ufp network on BSD68 192 x 192 crops (noise 0.005), RL 30 it, PSNR dB",
+                    ["family", "n", "blurry", "RL ufp field", "RL true field", "gain",
+                     "above blurry"], rows)
+
+    def ufp(y):
+        return estimator.estimate(y, channel_axis=None), float("nan")
+
+    levin_table({"ufp network": ufp})
 
 
 def estimation_tables(prior, temperature, crops):

@@ -53,7 +53,7 @@ def _estimator(spec: str, image_shape):
                    f"kpn+refine, PATH.onnx, uniform:PSF.png or field:FIELD.npz, got {spec!r}")
 
 
-LEARNED = ("kpn", "flow", "kpn+refine")
+LEARNED = ("kpn", "flow", "ufp", "kpn+refine", "ufp+refine")
 REPORTS_CONFIDENCE = ("classical", "uniform", "flow")
 CLASSICAL = ("classical", "uniform", "classical+refine")
 DEFAULT_ESTIMATOR = "classical"
@@ -74,7 +74,7 @@ def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
     else:
         field = estimator.estimate(image, channel_axis=axis)
     if not quiet:
-        kernels = getattr(field, "num_basis", 1)
+        kernels = getattr(field, "num_basis", getattr(field, "num_nodes", 1))
         extra = "" if info is None else \
             f", confidence {info.confidence:.2f}, blur radius {info.blur_radius:.1f} px"
         print(f"estimated a {kernels}-kernel field ({field.kernel_size} px) in "
@@ -498,8 +498,9 @@ def _parser():
     p.add_argument("--scheduler", default=None,
                    help="run a batch on the Dask scheduler at this address (tcp://host:port)")
     p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
-                   help="classical (default) | uniform | kpn | flow | classical+refine | "
-                        "kpn+refine | PATH.onnx | uniform:PSF.png | field:FIELD.npz")
+                   help="classical (default) | uniform | kpn | flow | ufp | classical+refine "
+                        "| kpn+refine | ufp+refine | PATH.onnx | uniform:PSF.png | "
+                        "field:FIELD.npz")
     p.add_argument("--kernel-size", type=_odd_size, default=None,
                    help="kernel window in pixels for the classical estimators (default: "
                         "automatic)")
@@ -516,8 +517,8 @@ def _parser():
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
-                   help="classical (default) | uniform | kpn | flow | classical+refine | "
-                        "kpn+refine | PATH.onnx")
+                   help="classical (default) | uniform | kpn | flow | ufp | classical+refine "
+                        "| kpn+refine | ufp+refine | PATH.onnx")
     p.add_argument("--kernel-size", type=_odd_size, default=None)
     p.add_argument("--figure")
     p.set_defaults(run=cmd_estimate)

@@ -80,3 +80,29 @@ def test_export_runs_in_nublur_as_in_torch(tmp_path):
     np.testing.assert_allclose(prior.decode(z), expected, atol=1e-5)
     shipped = nublur.load_kernel_prior()
     np.testing.assert_allclose(shipped.decode(z), expected, atol=1e-5)
+
+
+
+def test_ufp_export_runs_in_nublur_as_in_torch(tmp_path):
+    from nublur.estimators.ufp import UfpEstimator
+    from training_torch import train_ufp
+    from training_torch.ufpnet import UfpNet
+
+    config = train_ufp.load_config(None)
+    config.update(out=str(tmp_path / "ufp"), steps=2, pool=4, batch=2, crop=64,
+                  eval_every=2, checkpoint_every=2, photos=None,
+                  prior_checkpoint=str(CHECKPOINT))
+    last = train_ufp.train(config)
+    assert torch.load(last, map_location="cpu")["step"] == 2
+    model = tmp_path / "ufp.onnx"
+    card = train_ufp.export(last, model, nublur.estimators.prior.DEFAULT_PRIOR.parent
+                            / "nublur_kernel_prior_k19.json")
+    assert card["role"] == "ufp" and card["output"]["cell"] == 32
+    x = np.random.default_rng(0).random((64, 96)).astype(np.float32)
+    net = UfpNet(361, config["width"])
+    net.load_state_dict(torch.load(last, map_location="cpu")["model"])
+    with torch.no_grad():
+        codes, sigma = net.eval()(torch.from_numpy(x - 0.5)[None, None])
+    field = UfpEstimator(model).estimate(x, channel_axis=None)
+    np.testing.assert_allclose(field.codes, codes[0].permute(1, 2, 0).numpy(), atol=1e-4)
+    np.testing.assert_allclose(field.sigma, sigma[0].permute(1, 2, 0).numpy(), atol=1e-4)

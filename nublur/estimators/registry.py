@@ -3,7 +3,9 @@
 
 Names: ``"classical"`` (training-free patch field, ``ClassicalEstimator``), ``"uniform"`` (the
 same with one PSF for the whole image), ``"kpn"`` (the shipped basis network), ``"flow"`` (the
-motion-flow network of 002, ``FlowEstimator``: a ``LinearMotionField``), a path to an ``.onnx``
+motion-flow network of 002, ``FlowEstimator``: a ``LinearMotionField``), ``"ufp"`` (003's
+latent-code network, ``UfpEstimator``: a ``LatentField`` of the flow kernel prior; refined as
+its ``GridField``; no trained model is shipped yet, pass the path of an exported one), a path to an ``.onnx``
 model with its card, and any of these followed by ``"+refine"`` (the field refined on the image
 by ``refine_field``; not "flow", whose linear field ``refine_field`` would turn into general
 kernels).
@@ -16,11 +18,14 @@ from pathlib import Path
 
 from .classical import ClassicalEstimator, refine_field
 from .flow import load_flow_estimator
+from ..fields import LatentField
 from .onnx import load_onnx_estimator
+from .ufp import load_ufp_estimator
 
 __all__ = ["load_estimator", "RefinedEstimator", "ESTIMATOR_NAMES"]
 
-ESTIMATOR_NAMES = ("classical", "uniform", "kpn", "flow", "classical+refine", "kpn+refine")
+ESTIMATOR_NAMES = ("classical", "uniform", "kpn", "flow", "ufp", "classical+refine",
+                   "kpn+refine", "ufp+refine")
 
 
 class RefinedEstimator:
@@ -33,6 +38,8 @@ class RefinedEstimator:
 
     def estimate(self, image, *, channel_axis=-1):
         field = self.base.estimate(image, channel_axis=channel_axis)
+        if isinstance(field, LatentField):
+            field = field.to_basis()
         if channel_axis is not None and getattr(image, "ndim", 3) == 2:
             channel_axis = None
         return refine_field(image, field, channel_axis=channel_axis, gamma=self.gamma,
@@ -45,14 +52,15 @@ def load_estimator(name_or_path="classical", *, precision: str = "auto", **optio
     Parameters
     ----------
     name_or_path : str or path
-        "classical", "uniform", "kpn", "flow", PATH.onnx (a flow model when its card has a
-        ``default_head``), or one of them but "flow" + "+refine".
+        "classical", "uniform", "kpn", "flow", "ufp", PATH.onnx (a flow model when its card
+        has a ``default_head``), or one of them but "flow" + "+refine".
     precision : {"auto", "float32", "int8"}
         For "kpn" only (see ``load_onnx_estimator``).
     **options
         Passed to the estimator: ``ClassicalEstimator`` options (``grid``, ``kernel_size``,
         ``gamma``, ``progress`` ...), ``OnnxKernelEstimator`` options (``providers``,
-        ``max_side``) or ``FlowEstimator`` options (``head``, ``providers``, ``max_side``).
+        ``max_side``), ``FlowEstimator`` options (``head``, ``providers``, ``max_side``) or
+        ``UfpEstimator`` options (``prior``, ``providers``, ``max_side``).
     """
     name = str(name_or_path)
     if name == "flow+refine" or (name.endswith("+refine") and _is_flow_model(name[:-7])):
@@ -71,10 +79,24 @@ def load_estimator(name_or_path="classical", *, precision: str = "auto", **optio
         if precision != "auto":
             raise ValueError("precision applies to the kpn model only")
         return load_flow_estimator(None if name == "flow" else name, **options)
+    if name == "ufp" or _card_role(name) == "ufp":
+        if precision != "auto":
+            raise ValueError("precision applies to the kpn model only")
+        return load_ufp_estimator(None if name == "ufp" else name, **options)
     if name == "kpn" or name.endswith(".onnx") or isinstance(name_or_path, Path):
         return load_onnx_estimator(name_or_path, precision=precision, **options)
     raise ValueError(f"estimator must be one of {ESTIMATOR_NAMES} or a path to an .onnx "
                      f"model, got {name_or_path!r}")
+
+
+def _card_role(name: str):
+    """The ``role`` of the card beside an .onnx file (None without one)."""
+    if not name.endswith(".onnx"):
+        return None
+    try:
+        return json.loads(Path(name).with_suffix(".json").read_text()).get("role")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _is_flow_model(name: str) -> bool:

@@ -153,6 +153,19 @@ def save(path, model, optimizer, step, config):
     atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
+def resume(last: Path, model, optimizer) -> int:
+    """Load ``last`` into ``model`` and ``optimizer`` when it exists; its step (else 0). A
+    checkpoint without optimizer state (``weights_only``) resumes with a fresh optimizer."""
+    if not last.exists():
+        return 0
+    state = torch.load(last, map_location="cpu")
+    model.load_state_dict(state["model"])
+    if state.get("optimizer"):
+        optimizer.load_state_dict(state["optimizer"])
+    print(f"resumed from {last} at step {state['step']}", flush=True)
+    return state["step"]
+
+
 def weights_only(checkpoint, out) -> None:
     """A copy of a checkpoint without its optimizer state (a third of the size)."""
     state = torch.load(checkpoint, map_location="cpu")

@@ -28,7 +28,7 @@ from nublur.synth.kernel_families import KERNEL_FAMILIES, random_kernels
 
 from .kernel_flow import KernelFlow, log_coordinates
 from .train import learning_rate, load_config as load_training_config, set_learning_rate
-from .train_flow import save
+from .train_flow import resume, save
 
 DEFAULTS = {"out": "runs/kernel_flow", "steps": 6000, "pool": 120000, "batch": 256,
             "kernel_size": 19, "blocks": 5, "hidden": 128, "lr": 1e-3, "lr_decay_from": 3000,
@@ -74,14 +74,8 @@ def train(config: dict) -> Path:
     torch.manual_seed(config["seed"])
     flow = KernelFlow(config["kernel_size"], config["blocks"], config["hidden"])
     optimizer = torch.optim.Adam(flow.parameters(), lr=config["lr"])
-    step, last = 0, out / "last.pt"
-    if last.exists():
-        state = torch.load(last, map_location="cpu")
-        flow.load_state_dict(state["model"])
-        if state.get("optimizer"):
-            optimizer.load_state_dict(state["optimizer"])
-        step = state["step"]
-        print(f"resumed from {last} at step {step}", flush=True)
+    last = out / "last.pt"
+    step = resume(last, flow, optimizer)
     write_json(out / "config.json", config, indent=1)
     started = time.monotonic()
     rng = np.random.default_rng(config["seed"])
