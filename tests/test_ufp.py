@@ -34,6 +34,7 @@ def model(tmp_path_factory):
     out = tmp_path_factory.mktemp("ufp")
     config = train_ufp.load_config(None)
     config.update(out=str(out / "run"), steps=3, pool=4, batch=2, crop=64, eval_every=3,
+                  code_weight=0.01,
                   checkpoint_every=3, photos=None,
                   prior_checkpoint=str(ROOT / "training_torch" / "checkpoints"
                                        / "kernel_flow_k19.pt"))

@@ -11,6 +11,9 @@ crop is blurred with them by the torch twin (``twin.basis_blur``, hat mixing bet
 centres as ``LatentField``); the loss is the mean squared reblur error away from the border.
 003 trains without kernel ground truth, as here; the true kernels are used only to report.
 Validation every ``eval_every`` steps on 48 crops blurred with the held-out "arc" family.
+With ``code_weight`` > 0 the loss adds that weight times the mean squared distance of the
+predicted codes to the prior codes of the true PSFs (a supervised term 003 does not have);
+``init_checkpoint`` starts a new stage from earlier weights.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from nublur.io import write_json
 from nublur.synth import random_kernels
 
 from .flow_data import scene
-from .kernel_flow import Decoder
+from .kernel_flow import Decoder, Encoder
 from .kernel_flow_export import load_flow
 from .train import learning_rate, load_config as load_training_config, set_learning_rate
 from .train_flow import _photos, resume, save
@@ -41,7 +44,8 @@ DEFAULTS = {"out": "runs/ufp", "steps": 2000, "pool": 2000, "crop": 128, "batch"
             "max_noise": 0.01, "families": ["shake", "inertial", "linear"],
             "weights": [0.4, 0.35, 0.25], "photos": "../shared/data/kodak24",
             "prior_checkpoint": "checkpoints/kernel_flow_k19.pt", "seed": 0,
-            "checkpoint_every": 100, "eval_every": 250, "max_minutes": None}
+            "checkpoint_every": 100, "eval_every": 250, "max_minutes": None, "code_weight": 0.0,
+            "init_checkpoint": None}
 BORDER = 10
 
 
@@ -50,7 +54,8 @@ def load_config(path) -> dict:
 
 
 def make_sample(rng, crop, photos, families, weights, max_noise):
-    """(sharp float32, blurry float32 (crop, crop)) with a grid of PSFs per 32 px cell."""
+    """(sharp, blurry (crop, crop), PSFs (cells, cells, 19, 19)), float32: a grid of PSFs,
+    one per 32 px cell."""
     if photos is not None and rng.random() < 0.5:
         photo = photos[int(rng.integers(len(photos)))]
         top = int(rng.integers(0, photo.shape[0] - crop + 1))
@@ -66,7 +71,7 @@ def make_sample(rng, crop, photos, families, weights, max_noise):
     blurry = nublur.blur(sharp, field, boundary="mirror")
     blurry = blurry + rng.uniform(0, max_noise) * rng.standard_normal(blurry.shape)
     blurry = np.round(np.clip(blurry, 0, 1) * 255) / 255
-    return sharp.astype(np.float32), blurry.astype(np.float32)
+    return sharp.astype(np.float32), blurry.astype(np.float32), kernels.astype(np.float32)
 
 
 def make_pool(config, count, seed, families, weights):
@@ -74,7 +79,16 @@ def make_pool(config, count, seed, families, weights):
     photos = _photos(config["photos"])
     pairs = [make_sample(rng, config["crop"], photos, families, weights, config["max_noise"])
              for _ in range(count)]
-    return tuple(torch.from_numpy(np.stack([p[j] for p in pairs])[:, None]) for j in range(2))
+    sharp, blurry = (torch.from_numpy(np.stack([p[j] for p in pairs])[:, None]) for j in (0, 1))
+    return sharp, blurry, torch.from_numpy(np.stack([p[2] for p in pairs]))
+
+
+def true_codes(flow, kernels) -> torch.Tensor:
+    """Prior codes of the true PSFs (N, cells, cells, 19, 19) -> (N, L, cells, cells)."""
+    n, gy, gx = kernels.shape[:3]
+    with torch.no_grad():
+        z, _ = Encoder(flow)(kernels.reshape(-1, 19, 19))
+    return z.reshape(n, gy, gx, -1).permute(0, 3, 1, 2).contiguous()
 
 
 def hat_maps(crop: int) -> torch.Tensor:
@@ -85,14 +99,14 @@ def hat_maps(crop: int) -> torch.Tensor:
 
 
 def reblur(net, decoder, sharp, blurry, maps, generator=None):
+    """(mean squared reblur error away from the border (003 eq. 4), the predicted codes)."""
     codes, sigma = net(blurry - 0.5)
-    if generator is not None:
-        codes = resample(codes, sigma, generator)
+    drawn = codes if generator is None else resample(codes, sigma, generator)
     n, dim, gy, gx = codes.shape
-    kernels = decoder(codes.permute(0, 2, 3, 1).reshape(-1, dim)).reshape(n, gy * gx, 19, 19)
+    kernels = decoder(drawn.permute(0, 2, 3, 1).reshape(-1, dim)).reshape(n, gy * gx, 19, 19)
     out = basis_blur(sharp, kernels, maps[None].expand(n, -1, -1, -1))
     b = BORDER
-    return torch.mean((out - blurry)[..., b:-b, b:-b] ** 2)
+    return torch.mean((out - blurry)[..., b:-b, b:-b] ** 2), codes
 
 
 def train(config: dict) -> Path:
@@ -107,12 +121,15 @@ def train(config: dict) -> Path:
     optimizer = torch.optim.Adam(net.parameters(), lr=config["lr"])
     last = out / "last.pt"
     step = resume(last, net, optimizer)
+    if not step and config["init_checkpoint"]:  # a new stage from earlier weights
+        net.load_state_dict(torch.load(config["init_checkpoint"], map_location="cpu")["model"])
     write_json(out / "config.json", config, indent=1)
     started = time.monotonic()
     pool = make_pool(config, config["pool"], config["seed"], config["families"],
                      config["weights"])
     held = make_pool(config, 48, config["seed"] + 1000, ["arc"], None)
     maps = hat_maps(config["crop"])
+    targets = true_codes(flow, pool[2]) if config["code_weight"] else None
     print(f"pool of {len(pool[0])} crops in {time.monotonic() - started:.0f} s", flush=True)
     rng = np.random.default_rng([config["seed"], step, 1])
     generator = torch.Generator().manual_seed(config["seed"] * 7919 + step)
@@ -121,7 +138,9 @@ def train(config: dict) -> Path:
         while step < config["steps"]:
             set_learning_rate(optimizer, learning_rate(config, step))
             picked = rng.integers(len(pool[0]), size=config["batch"])
-            loss = reblur(net, decoder, pool[0][picked], pool[1][picked], maps, generator)
+            loss, codes = reblur(net, decoder, pool[0][picked], pool[1][picked], maps, generator)
+            if config["code_weight"]:
+                loss = loss + config["code_weight"] * torch.mean((codes - targets[picked]) ** 2)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -129,7 +148,7 @@ def train(config: dict) -> Path:
             held_loss = ""
             if step % config["eval_every"] == 0 or step == config["steps"]:
                 with torch.no_grad():
-                    held_loss = float(reblur(net.eval(), decoder, *held, maps))
+                    held_loss = float(reblur(net.eval(), decoder, *held[:2], maps)[0])
                 net.train()
             writer.writerow([step, float(loss.detach()), held_loss])
             minutes = (time.monotonic() - started) / 60
@@ -137,7 +156,7 @@ def train(config: dict) -> Path:
             if step % config["checkpoint_every"] == 0 or step == config["steps"] or stop:
                 save(last, net, optimizer, step, config)
                 log.flush()
-                print(f"step {step} reblur mse {float(loss.detach()):.2e} held-out arcs "
+                print(f"step {step} loss {float(loss.detach()):.2e} held-out arcs reblur mse "
                       f"{held_loss} ({minutes:.1f} min)", flush=True)
             if stop:
                 break
