@@ -17,6 +17,7 @@ from skimage.transform import resize
 
 from .._validation import as_image, check_positive_int
 from ..fields import GridField, LatentField
+from ..fields.grid import cell_centres
 from .onnx import MODELS_DIR, _magnify, checked_session
 from .prior import KernelPrior, load_kernel_prior
 
@@ -86,7 +87,7 @@ class UfpEstimator:
 
     def _field(self, codes, sigma, shape):
         gy, gx = codes.shape[:2]
-        nodes = [(np.arange(n) + 0.5) * self.cell - 0.5 for n in (gy, gx)]
+        nodes = [cell_centres(n * self.cell, n) for n in (gy, gx)]
         return LatentField(codes, self.prior, shape, sigma=np.minimum(sigma, 0.99),
                            row_nodes=nodes[0], col_nodes=nodes[1])
 

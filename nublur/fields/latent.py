@@ -127,18 +127,18 @@ class LatentField(KernelField):
 
     def kernels_at(self, rows, cols):
         rows, cols = np.asarray(rows, np.intp), np.asarray(cols, np.intp)
-        flat_codes = self.codes.reshape(-1, self.codes.shape[-1])
+        corners = [(ra * self.grid_shape[1] + ca, wa * wb)
+                   for ra, wa in _two_nodes(self._row_weights, rows)
+                   for ca, wb in _two_nodes(self._col_weights, cols)]
+        used = np.concatenate([nodes[weight > 0] for nodes, weight in corners])
+        unique = np.unique(used)
+        decoded = self.prior.decode(self.codes.reshape(-1, self.codes.shape[-1])[unique])
         out = np.zeros((len(rows), self.kernel_size, self.kernel_size), np.float32)
-        for ra, wa in _two_nodes(self._row_weights, rows):
-            for ca, wb in _two_nodes(self._col_weights, cols):
-                weight = wa * wb
-                active = weight > 0
-                if not np.any(active):
-                    continue
-                nodes, inverse = np.unique(ra[active] * self.grid_shape[1] + ca[active],
-                                           return_inverse=True)
-                decoded = self.prior.decode(flat_codes[nodes])
-                out[active] += weight[active, None, None] * decoded[inverse]
+        for nodes, weight in corners:  # each node decoded once for all four corners
+            active = weight > 0
+            if np.any(active):
+                out[active] += weight[active, None, None] \
+                    * decoded[np.searchsorted(unique, nodes[active])]
         return out
 
     def to_basis(self, rank: int = 25, *, max_grid_kernels: int = MAX_GRID_KERNELS):

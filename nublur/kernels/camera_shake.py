@@ -88,14 +88,22 @@ def camera_shake_kernel(size: int, rng: np.random.Generator, *, exposure: float 
                                    **trajectory_options)
     count = max(1, int(round(exposure * num_samples)))
     path = path[:count]
-    cols = path.real - path.real.mean()
-    rows = path.imag - path.imag.mean()
+    psf = splat_centred(path.imag - path.imag.mean(), path.real - path.real.mean(), int(size))
+    return psf.astype(dtype, copy=False)
+
+
+def splat_centred(rows: np.ndarray, cols: np.ndarray, size: int, counts=None) -> np.ndarray:
+    """Unit-sum PSF of samples at (rows, cols) relative to the centre pixel, shrunk about the
+    centre when any of them would leave the size x size canvas, splatted with bilinear
+    weights; ``counts`` repeats each sample (integer dwell times)."""
     half = size // 2
     reach = max(np.abs(cols).max(), np.abs(rows).max())
     if reach > half - 1:  # keep the 2x2 bilinear footprint inside the canvas
         scale = (half - 1) / reach
-        cols *= scale
-        rows *= scale
-    psf = splat_bilinear(rows + half, cols + half, int(size))
+        cols = cols * scale
+        rows = rows * scale
+    if counts is not None:
+        rows, cols = np.repeat(rows, counts), np.repeat(cols, counts)
+    psf = splat_bilinear(rows + half, cols + half, size)
     psf /= psf.sum()
-    return psf.astype(dtype, copy=False)
+    return psf

@@ -23,8 +23,7 @@ import numbers
 
 import numpy as np
 
-from ..kernels.camera_shake import camera_shake_kernel
-from ..kernels._trajectory_numba import splat_bilinear
+from ..kernels.camera_shake import camera_shake_kernel, splat_centred
 from ..kernels.linear import linear_kernel
 
 __all__ = ["KERNEL_FAMILIES", "random_kernel", "random_kernels"]
@@ -48,17 +47,11 @@ def _splat_path(path: np.ndarray, weights: np.ndarray, size: int) -> np.ndarray:
     weights = weights / weights.sum()
     cols = path.real - np.sum(weights * path.real)
     rows = path.imag - np.sum(weights * path.imag)
-    half = size // 2
-    reach = max(np.abs(cols).max(), np.abs(rows).max())
-    if reach > half - 1:
-        cols = cols * ((half - 1) / reach)
-        rows = rows * ((half - 1) / reach)
     # integer repeat counts approximate the dwell weights with the unit-sample splatter
     counts = np.maximum(np.rint(weights * 4 * len(path)), 0).astype(np.int64)
     if counts.sum() == 0:
         counts[:] = 1
-    psf = splat_bilinear(np.repeat(rows, counts) + half, np.repeat(cols, counts) + half, size)
-    return psf / psf.sum()
+    return splat_centred(rows, cols, size, counts)
 
 
 def _uneven_speed(rng, n):

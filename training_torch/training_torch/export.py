@@ -47,6 +47,14 @@ def export_checked(model, out: Path, *, channels: int, output_names, spatial_out
                          checks=checks, tolerance=tolerance)
 
 
+def write_signed_card(model_path: Path, card: dict) -> dict:
+    """Write ``card`` beside ``model_path`` (same stem, .json) with the model file's sha256,
+    which nublur checks before it loads the model."""
+    card["sha256"] = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
+    write_json(Path(model_path).with_suffix(".json"), card, indent=1)
+    return card
+
+
 def export_staged(model, out: Path, *, example, input_names, output_names, dynamic, checks,
                   tolerance: float) -> float:
     """Export ``model`` at the ``example`` inputs to a staged ONNX file, run ONNX Runtime and
@@ -189,14 +197,12 @@ def write_card(out: Path, model, state, worst, log: Path) -> dict:
                      "losses": "reblur (000 eq. 5) + kernel (eq. 6; L2 then L1)"},
         "onnx_vs_torch_max_abs_diff": worst,
         "metrics": {},
-        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
     }
     if log.exists():
         rows = list(csv.DictReader(log.open()))[-100:]
         card["training"]["final_losses_mean_last_100"] = {
             key: float(np.mean([float(r[key]) for r in rows])) for key in ("reblur", "kernel")}
-    write_json(out.with_suffix(".json"), card, indent=1)
-    return card
+    return write_signed_card(out, card)
 
 
 def main(argv=None):

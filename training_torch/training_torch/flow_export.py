@@ -10,15 +10,12 @@ measured figures given in ``--metrics`` and the file's sha256.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 import torch
 
-from nublur.io import write_json
-
-from .export import export_checked
+from .export import export_checked, write_signed_card
 from .model import parameter_count
 from .flownet import MAX_COMPONENT, MULTIPLE, STRIDE, FlowNet
 
@@ -63,10 +60,8 @@ def export(checkpoint, out, *, head: str = "classes", metrics: dict | None = Non
                      "config": state["config"]},
         "onnx_vs_torch_max_abs_diff": worst,
         "metrics": metrics or {},
-        "sha256": hashlib.sha256(out.read_bytes()).hexdigest(),
     }
-    write_json(out.with_suffix(".json"), card, indent=1)
-    return card
+    return write_signed_card(out, card)
 
 
 def main(argv=None):

@@ -10,17 +10,15 @@ on kernels, 1e-3 relative on codes and NLL) and each with a card holding its sha
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from nublur.io import write_json
 from nublur.synth.kernel_families import random_kernels
 
-from .export import export_staged
+from .export import export_staged, write_signed_card
 from .kernel_flow import ALPHA, Decoder, Encoder, KernelFlow
 from .model import parameter_count
 
@@ -77,9 +75,9 @@ def export(checkpoint, out, metrics=None) -> dict:
                                    "8 flips/transposes, fresh dequantisation per step",
                            "steps": state["step"], "config": config},
               "metrics": metrics or {}}
-    write_card(out, {"name": out.stem, "role": "decoder", "encoder": encoder_path.name,
+    write_signed_card(out, {"name": out.stem, "role": "decoder", "encoder": encoder_path.name,
                      **common, "onnx_vs_torch_max_abs_diff": decoder_diff})
-    write_card(encoder_path, {"name": encoder_path.stem, "role": "encoder",
+    write_signed_card(encoder_path, {"name": encoder_path.stem, "role": "encoder",
                               "decoder": out.name, **common,
                               "onnx_vs_torch_max_abs_diff": encoder_diff})
     return json.loads(out.with_suffix(".json").read_text())
@@ -87,11 +85,6 @@ def export(checkpoint, out, metrics=None) -> dict:
 
 def encoder_file(decoder: Path) -> Path:
     return decoder.with_name(decoder.stem + "_encoder.onnx")
-
-
-def write_card(path: Path, card: dict) -> None:
-    card["sha256"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    write_json(path.with_suffix(".json"), card, indent=1)
 
 
 def main(argv=None):

@@ -135,9 +135,8 @@ def train(config: dict) -> Path:
             step += 1
             cu, cv, lr_ = (float(t.detach()) for t in (cu, cv, lr_))
             writer.writerow([step, cu, cv, lr_])
-            minutes = (time.monotonic() - started) / 60
-            stop = config["max_minutes"] and minutes > config["max_minutes"]
-            if step % config["checkpoint_every"] == 0 or step == config["steps"] or stop:
+            minutes, stop, due = schedule(config, step, started)
+            if due:
                 save(last, model, optimizer, step, config)
                 log.flush()
                 print(f"step {step} ce_u {cu:.3f} ce_v {cv:.3f} l1 {lr_:.4f} "
@@ -151,6 +150,15 @@ def save(path, model, optimizer, step, config):
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
              "config": config}
     atomic_write(path, lambda tmp: torch.save(state, tmp))
+
+
+def schedule(config: dict, step: int, started: float) -> tuple[float, bool, bool]:
+    """(minutes since ``started``, whether to stop (past ``max_minutes``), whether to save a
+    checkpoint now: every ``checkpoint_every`` steps, at the last step and when stopping)."""
+    minutes = (time.monotonic() - started) / 60
+    stop = bool(config["max_minutes"] and minutes > config["max_minutes"])
+    due = step % config["checkpoint_every"] == 0 or step == config["steps"] or stop
+    return minutes, stop, due
 
 
 def resume(last: Path, model, optimizer) -> int:

@@ -28,7 +28,7 @@ from nublur.synth.kernel_families import KERNEL_FAMILIES, random_kernels
 
 from .kernel_flow import KernelFlow, log_coordinates
 from .train import learning_rate, load_config as load_training_config, set_learning_rate
-from .train_flow import resume, save
+from .train_flow import resume, save, schedule
 
 DEFAULTS = {"out": "runs/kernel_flow", "steps": 6000, "pool": 120000, "batch": 256,
             "kernel_size": 19, "blocks": 5, "hidden": 128, "lr": 1e-3, "lr_decay_from": 3000,
@@ -99,8 +99,7 @@ def train(config: dict) -> Path:
             optimizer.step()
             step += 1
             writer.writerow([step, float(loss.detach())])
-            minutes = (time.monotonic() - started) / 60
-            stop = config["max_minutes"] and minutes > config["max_minutes"]
+            minutes, stop, due = schedule(config, step, started)
             if step % config["eval_every"] == 0 or step == config["steps"] or stop:
                 scores = evaluate(flow, held)
                 eval_writer.writerow([step] + [f"{scores[f]:.2f}" for f in KERNEL_FAMILIES])
@@ -108,7 +107,7 @@ def train(config: dict) -> Path:
                 print(f"step {step} nll {float(loss.detach()):.1f} held-out "
                       + " ".join(f"{f} {s:.1f}" for f, s in scores.items())
                       + f" ({minutes:.1f} min)", flush=True)
-            if step % config["checkpoint_every"] == 0 or step == config["steps"] or stop:
+            if due:
                 save(last, flow, optimizer, step, config)
                 log.flush()
             if stop:

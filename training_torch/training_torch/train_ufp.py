@@ -35,7 +35,7 @@ from .flow_data import scene
 from .kernel_flow import Decoder, Encoder
 from .kernel_flow_export import load_flow
 from .train import learning_rate, load_config as load_training_config, set_learning_rate
-from .train_flow import _photos, resume, save
+from .train_flow import _photos, resume, save, schedule
 from .twin import basis_blur
 from .ufpnet import CELL, UfpNet, resample
 
@@ -151,9 +151,8 @@ def train(config: dict) -> Path:
                     held_loss = float(reblur(net.eval(), decoder, *held[:2], maps)[0])
                 net.train()
             writer.writerow([step, float(loss.detach()), held_loss])
-            minutes = (time.monotonic() - started) / 60
-            stop = config["max_minutes"] and minutes > config["max_minutes"]
-            if step % config["checkpoint_every"] == 0 or step == config["steps"] or stop:
+            minutes, stop, due = schedule(config, step, started)
+            if due:
                 save(last, net, optimizer, step, config)
                 log.flush()
                 print(f"step {step} loss {float(loss.detach()):.2e} held-out arcs reblur mse "
@@ -166,10 +165,9 @@ def train(config: dict) -> Path:
 def export(checkpoint, out_path, prior_card: Path) -> dict:
     """ONNX of the network (input N x 1 x H x W, H and W multiples of 32) and its card,
     paired with the prior decoder of ``prior_card`` (its name and sha256)."""
-    import hashlib
     import json
 
-    from .export import export_staged
+    from .export import export_staged, write_signed_card
     from .model import parameter_count
 
     state = torch.load(checkpoint, map_location="cpu")
@@ -202,9 +200,7 @@ def export(checkpoint, out_path, prior_card: Path) -> dict:
             "training": {"data": __doc__.split("Data: ")[1].split("\n\n")[0].replace("\n", " "),
                          "steps": state["step"], "config": config},
             "onnx_vs_torch_max_abs_diff": diff}
-    card["sha256"] = hashlib.sha256(out.read_bytes()).hexdigest()
-    write_json(out.with_suffix(".json"), card, indent=1)
-    return card
+    return write_signed_card(out, card)
 
 
 def main(argv=None):
