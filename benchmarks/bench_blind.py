@@ -17,8 +17,12 @@
 5. ``--sheet PATH``: a contact sheet of 12 Lai real photos (input | deblurred | kernel field),
    written outside the repository (it is derived from third-party data).
 
+``--camera rotation`` runs 2, 3 and 5 with the camera-rotation patch field
+(``load_estimator("rotation")``) instead of the independent patch kernels.
+
 Run: python benchmarks/bench_blind.py [--skip-levin] [--skip-gyro] [--skip-heldout]
        [--skip-photo] [--with-kpn] [--sheet /tmp/lai_sheet.png] [--crops 8]
+       [--camera rotation]
 """
 
 from __future__ import annotations
@@ -171,7 +175,7 @@ def gyro_table(crops: int, with_kpn: bool = False, estimator=None):
     return g
 
 
-def heldout_table(count: int = 18):
+def heldout_table(count: int = 18, camera=None):
     """The deblur plan on a family no setting was chosen on: BSD68 scenes (gray) under
     uniform linear motion (3-27 px) or camera shake (9-41 px windows, random exposure),
     noise 0.005 / 0.01; PSNR up to integer shift."""
@@ -184,7 +188,7 @@ def heldout_table(count: int = 18):
 
     from nublur.metrics import psnr_shift_compensated as psnr_shift
 
-    estimator = nublur.load_estimator("classical", gamma=1.0)
+    estimator = nublur.load_estimator("classical", gamma=1.0, camera=camera)
     rows, values = [], []
     for n in range(count):
         rng = np.random.default_rng(100 + n)
@@ -253,7 +257,7 @@ def photo_table():
     return res
 
 
-def contact_sheet(path):
+def contact_sheet(path, camera=None):
     import imageio.v3 as iio
     import matplotlib
 
@@ -264,7 +268,7 @@ def contact_sheet(path):
     if folder is None:
         print("\nLai real photos not found: no contact sheet")
         return
-    estimator = nublur.load_estimator("classical")
+    estimator = nublur.load_estimator("classical", camera=camera)
     fig, axes = plt.subplots(len(LAI_SHEET), 3, figsize=(12, 3.6 * len(LAI_SHEET)))
     for row, name in zip(axes, LAI_SHEET):
         photo = iio.imread(folder / f"{name}.jpg") / 255.0
@@ -296,6 +300,8 @@ def main(argv=None):
     parser.add_argument("--with-kpn", action="store_true")
     parser.add_argument("--crops", type=int, default=8)
     parser.add_argument("--sheet", help="write the Lai contact sheet here (outside the repo)")
+    parser.add_argument("--camera", choices=["rotation"],
+                        help="the classical estimator's camera model (gyro, held-out, sheet)")
     args = parser.parse_args(argv)
     if not args.skip_levin:
         estimators = {"estimate_psf (automatic size)": _psf_estimator,
@@ -304,13 +310,14 @@ def main(argv=None):
             estimators["kpn (shipped network)"] = _kpn_estimator()
         levin_table(estimators)
     if not args.skip_gyro:
-        gyro_table(args.crops, args.with_kpn)
+        estimator = nublur.load_estimator("classical", gamma=1.0, camera=args.camera)
+        gyro_table(args.crops, args.with_kpn, estimator)
     if not args.skip_heldout:
-        heldout_table()
+        heldout_table(camera=args.camera)
     if not args.skip_photo:
         photo_table()
     if args.sheet:
-        contact_sheet(args.sheet)
+        contact_sheet(args.sheet, args.camera)
 
 
 if __name__ == "__main__":

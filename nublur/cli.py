@@ -54,8 +54,8 @@ def _estimator(spec: str, image_shape):
 
 
 LEARNED = ("kpn", "flow", "ufp", "kpn+refine", "ufp+refine")
-REPORTS_CONFIDENCE = ("classical", "uniform", "flow")
-CLASSICAL = ("classical", "uniform", "classical+refine")
+REPORTS_CONFIDENCE = ("classical", "uniform", "rotation", "flow")
+CLASSICAL = ("classical", "uniform", "rotation", "classical+refine")
 DEFAULT_ESTIMATOR = "classical"
 
 
@@ -498,7 +498,8 @@ def _parser():
     p.add_argument("--scheduler", default=None,
                    help="run a batch on the Dask scheduler at this address (tcp://host:port)")
     p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
-                   help="classical (default) | uniform | kpn | flow | ufp | classical+refine "
+                   help="classical (default) | uniform | rotation | kpn | flow | ufp | "
+                        "classical+refine "
                         "| kpn+refine | ufp+refine | PATH.onnx | uniform:PSF.png | "
                         "field:FIELD.npz")
     p.add_argument("--kernel-size", type=_odd_size, default=None,
@@ -517,7 +518,8 @@ def _parser():
     p.add_argument("input")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--estimator", default=DEFAULT_ESTIMATOR,
-                   help="classical (default) | uniform | kpn | flow | ufp | classical+refine "
+                   help="classical (default) | uniform | rotation | kpn | flow | ufp | "
+                        "classical+refine "
                         "| kpn+refine | ufp+refine | PATH.onnx")
     p.add_argument("--kernel-size", type=_odd_size, default=None)
     p.add_argument("--figure")

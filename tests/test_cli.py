@@ -269,3 +269,15 @@ def test_tiled_deblur_runs_the_network_on_a_reduction(tmp_path, photo):
         "--save-field", tmp_path / "k.npz", "--iters", 3, "--quiet")
     assert iio.imread(tmp_path / "k.png").shape == (48, 56, 3)
     assert isinstance(fieldio.load_field(tmp_path / "k.npz"), nublur.BasisField)
+
+
+def test_rotation_estimator_writes_a_grid_field_and_reports_confidence(tmp_path):
+    rng = np.random.default_rng(4)
+    sharp = synth.dead_leaves((240, 320), rng)
+    blurred = nublur.blur(sharp, nublur.linear_kernel(9, 30.0), channel_axis=-1)
+    iio.imwrite(tmp_path / "p.png", (np.clip(blurred, 0, 1) * 255).astype(np.uint8))
+    proc = run("estimate", tmp_path / "p.png", "-o", tmp_path / "r.npz", "--estimator",
+               "rotation")
+    assert "confidence" in proc.stderr
+    field = fieldio.load_field(tmp_path / "r.npz")
+    assert isinstance(field, nublur.GridField) and field.grid_shape == (4, 5)

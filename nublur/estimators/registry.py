@@ -2,12 +2,14 @@
 (``.estimate(image, *, channel_axis=-1) -> KernelField``).
 
 Names: ``"classical"`` (training-free patch field, ``ClassicalEstimator``), ``"uniform"`` (the
-same with one PSF for the whole image), ``"kpn"`` (the shipped basis network), ``"flow"`` (the
-motion-flow network of 002, ``FlowEstimator``: a ``LinearMotionField``), ``"ufp"`` (003's
-latent-code network, ``UfpEstimator``: a ``LatentField`` of the flow kernel prior; refined as
-its ``GridField``; no trained model is shipped yet, pass the path of an exported one), a path to an ``.onnx``
-model with its card, and any of these followed by ``"+refine"`` (the field refined on the image
-by ``refine_field``; not "flow", whose linear field ``refine_field`` would turn into general
+same with one PSF for the whole image), ``"rotation"`` (the same patch field tied to one
+camera-rotation trajectory, ``ClassicalEstimator(camera="rotation")``), ``"kpn"`` (the
+shipped basis network), ``"flow"`` (the motion-flow network of 002, ``FlowEstimator``: a
+``LinearMotionField``), ``"ufp"`` (003's latent-code network, ``UfpEstimator``: a
+``LatentField`` of the flow kernel prior; refined as its ``GridField``; no trained model is
+shipped yet, pass the path of an exported one), a path to an ``.onnx`` model with its card,
+and any of these followed by ``"+refine"`` (the field refined on the image by
+``refine_field``; not "flow", whose linear field ``refine_field`` would turn into general
 kernels).
 """
 
@@ -24,8 +26,8 @@ from .ufp import load_ufp_estimator
 
 __all__ = ["load_estimator", "RefinedEstimator", "ESTIMATOR_NAMES"]
 
-ESTIMATOR_NAMES = ("classical", "uniform", "kpn", "flow", "ufp", "classical+refine",
-                   "kpn+refine", "ufp+refine")
+ESTIMATOR_NAMES = ("classical", "uniform", "rotation", "kpn", "flow", "ufp",
+                   "classical+refine", "kpn+refine", "ufp+refine")
 
 
 class RefinedEstimator:
@@ -52,8 +54,8 @@ def load_estimator(name_or_path="classical", *, precision: str = "auto", **optio
     Parameters
     ----------
     name_or_path : str or path
-        "classical", "uniform", "kpn", "flow", "ufp", PATH.onnx (a flow model when its card
-        has a ``default_head``), or one of them but "flow" + "+refine".
+        "classical", "uniform", "rotation", "kpn", "flow", "ufp", PATH.onnx (a flow model
+        when its card has a ``default_head``), or one of them but "flow" + "+refine".
     precision : {"auto", "float32", "int8"}
         For "kpn" only (see ``load_onnx_estimator``).
     **options
@@ -69,11 +71,13 @@ def load_estimator(name_or_path="classical", *, precision: str = "auto", **optio
     if name.endswith("+refine"):
         return RefinedEstimator(load_estimator(name[:-len("+refine")], precision=precision,
                                                **options))
-    if name in ("classical", "uniform"):
+    if name in ("classical", "uniform", "rotation"):
         if precision != "auto":
             raise ValueError("precision applies to the learned models only")
         if name == "uniform":
             options.setdefault("grid", (1, 1))
+        if name == "rotation":
+            options.setdefault("camera", "rotation")
         return ClassicalEstimator(**options)
     if name == "flow" or _is_flow_model(name):
         if precision != "auto":

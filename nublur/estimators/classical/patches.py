@@ -15,7 +15,11 @@ Estimation:
    or a kernel inconsistent with its neighbours (normalised cross-correlation after
    alignment with the median of the neighbours' kernels below ``consistency``); they are
    filled with the mean of their reliable neighbours (the global PSF where none is);
-4. the field is assembled (optionally refined jointly, ``refine_field``).
+4. the field is assembled (optionally refined jointly, ``refine_field``);
+5. optionally (``camera="rotation"``), the patch kernels are replaced by the PSFs of one
+   camera-rotation trajectory (``camera``: Whyte et al. 2012): fitted to the reliable patch
+   kernels, then re-estimated by one joint kernel step on every usable patch against the
+   natural latent image of the patch field, and sampled on a grid about 64 px apart.
 
 Parameters are those of ``ClassicalEstimator``.
 """
@@ -30,14 +34,19 @@ from skimage.transform import resize
 
 from ..._validation import as_image, check_positive_float, check_positive_int
 from ...fields import GridField, UniformField
+from ...fields.grid import cell_centres
 from ...policy import blur_radius
 from ._kernel import centre_kernel, pad_kernel, resize_kernel
-from .psf import (Settings, _checked_prior, _estimate, _window_size, automatic_size,
-                  default_window, luminance, noise_level, saturation_mask)
+from . import camera
+from .psf import (_REFIT_PER_SIZE, Settings, _checked_prior, _estimate, _masked_gradients,
+                  _natural_latent, _window_size, automatic_size, default_window, luminance,
+                  noise_level, saturation_mask, select_gradients)
 
 __all__ = ["ClassicalEstimator", "FieldEstimate"]
 
 _CROP = 512
+_NODE_SPACING = 64  # pixels between the nodes of a camera-rotation field
+_MAX_NODES = 16
 
 
 @dataclasses.dataclass
@@ -65,6 +74,10 @@ class FieldEstimate:
     noise : float
         Noise standard deviation of the linearised image (``noise_level``), at full
         resolution.
+    camera_residual : float
+        With ``camera="rotation"``: median relative L2 distance between the reliable patch
+        kernels and the fitted trajectory's PSFs (large when the blur is not a camera
+        rotation); NaN otherwise.
     """
 
     global_psf: np.ndarray
@@ -74,6 +87,7 @@ class FieldEstimate:
     global_confidence: float
     blur_radius: float = float("nan")
     noise: float = float("nan")
+    camera_residual: float = float("nan")
 
 
 class ClassicalEstimator:
@@ -104,12 +118,20 @@ class ClassicalEstimator:
         Show a progress bar over the patches.
     kernel_prior : KernelPrior, optional
         Learned kernel prior used inside every kernel update (see ``estimate_psf``).
+    camera : None or "rotation"
+        "rotation" ties the patch kernels to one camera-rotation trajectory (module
+        docstring, step 5); for hand-held shake of a distant scene. None keeps the
+        independent patch kernels.
+    focal : float, optional
+        Focal length in pixels of the full-resolution photo for ``camera="rotation"``;
+        default its long side (a 36 mm-equivalent lens).
     """
 
     def __init__(self, *, grid=None, kernel_size: int | None = None, gamma: float = 2.2,
                  max_grid=(6, 8), min_edges: float = 0.02, consistency: float = 0.5,
                  refine: bool = False, saturation_level: float = 0.98, max_side: int = 1200,
-                 progress: bool = False, kernel_prior=None):
+                 progress: bool = False, kernel_prior=None, camera: str | None = None,
+                 focal: float | None = None):
         if grid is not None:
             grid = tuple(check_positive_int(g, "grid") for g in grid)
             if len(grid) != 2:
@@ -125,6 +147,10 @@ class ClassicalEstimator:
         self.max_side = check_positive_int(max_side, "max_side", minimum=64)
         self.progress = bool(progress)
         self.settings = Settings(prior=_checked_prior(kernel_prior))
+        if camera not in (None, "rotation"):
+            raise ValueError(f"camera must be None or 'rotation', got {camera!r}")
+        self.camera = camera
+        self.focal = None if focal is None else check_positive_float(focal, "focal")
 
     def estimate(self, image, *, channel_axis=-1, return_info: bool = False):
         """Kernel field of ``image`` (display values in [0, 1]; gray or colour).
@@ -154,7 +180,8 @@ class ClassicalEstimator:
             out = FieldEstimate(psf, np.ones((1, 1), bool), np.ones((1, 1)), info.confidence,
                                 info.confidence)
         else:
-            field, out = self._patch_field(y, saturated, psf, info, grid)
+            focal = None if self.focal is None else self.focal * scale
+            field, out = self._patch_field(y, saturated, psf, info, grid, focal)
             if scale < 1.0:
                 field = _full_resolution(field, full_shape, y.shape)
         if self.refine:
@@ -182,7 +209,7 @@ class ClassicalEstimator:
                   for n, m in zip(shape, self.max_grid)]
         return tuple(counts)
 
-    def _patch_field(self, y, saturated, psf, info, grid):
+    def _patch_field(self, y, saturated, psf, info, grid, focal=None):
         h, w = y.shape
         window = max(psf.shape[0], 5) + 2 * max(2, psf.shape[0] // 4)
         window = min(window | 1, _window_size(y.shape, None, None))
@@ -215,7 +242,12 @@ class ClassicalEstimator:
         field = GridField(kernels, (h, w), row_nodes=row_nodes, col_nodes=col_nodes)
         agreement = float(np.mean(consistency[own])) if own.any() else 0.5
         confidence = float(info.confidence * agreement)
-        return field, FieldEstimate(psf, reliable, consistency, confidence, info.confidence)
+        residual = float("nan")
+        if self.camera == "rotation" and own.any():
+            spans = [(r, c) for r in rows for c in cols]
+            field, residual = _rotation_field(y, saturated, field, reliable, own, spans, focal)
+        return field, FieldEstimate(psf, reliable, consistency, confidence, info.confidence,
+                                    camera_residual=residual)
 
     def _usable(self, patch, sat) -> bool:
         if sat.mean() > 0.2:
@@ -225,6 +257,31 @@ class ClassicalEstimator:
         strong = max(0.05 * float(patch.max() - patch.min()), 1e-3)
         edges = 0.5 * ((gx > strong).mean() + (gy > strong).mean())
         return edges >= self.min_edges
+
+
+def _rotation_field(y, saturated, field, reliable, own, spans, focal):
+    """(the GridField of one camera-rotation trajectory, its fit residual) from a patch
+    field (module docstring, step 5)."""
+    gy, gx = field.grid_shape
+    size = field.kernel_size
+    nodes = np.stack(np.meshgrid(field.row_nodes, field.col_nodes, indexing="ij"), -1)
+    weights = (reliable if reliable.any() else own).astype(float).ravel()
+    model = camera.fit_rotation(field.kernels, nodes.reshape(-1, 2), y.shape, weights=weights,
+                                focal=focal)
+    latent = _natural_latent(y, field)
+    usable = own.ravel()
+    equations = camera.patch_normal_equations(
+        latent, y, saturated, [s for s, u in zip(spans, usable) if u], size,
+        select=lambda x, k: select_gradients(x, k, per_size=_REFIT_PER_SIZE)[:2],
+        masked=_masked_gradients)
+    model = camera.refine_rotation(model, equations, nodes.reshape(-1, 2)[usable], size)
+    h, w = y.shape
+    counts = [int(np.clip(np.ceil(n / _NODE_SPACING), g, _MAX_NODES)) for n, g in
+              zip((h, w), (gy, gx))]
+    rows, cols = cell_centres(h, counts[0]), cell_centres(w, counts[1])
+    points = np.stack(np.meshgrid(rows, cols, indexing="ij"), -1).reshape(-1, 2)
+    kernels = model.kernels_at(points, size).reshape(counts[0], counts[1], size, size)
+    return GridField(kernels, (h, w), row_nodes=rows, col_nodes=cols), model.residual
 
 
 def _magnified(kernels, scale):
