@@ -129,3 +129,11 @@ def test_rotation_is_a_registered_estimator():
     assert isinstance(estimator, ClassicalEstimator)
     assert estimator.camera == "rotation" and estimator.focal == 300.0
     assert "rotation" in nublur.estimators.ESTIMATOR_NAMES
+
+
+def test_fit_refuses_bad_shapes():
+    points = grid(2)
+    with pytest.raises(ValueError, match="kernels"):
+        camera.fit_rotation(np.ones((4, 14, 14)), points, SHAPE)
+    with pytest.raises(ValueError, match="points"):
+        camera.fit_rotation(true_kernels(points, 15), points[:3], SHAPE)

@@ -30,7 +30,7 @@ import scipy.fft
 import scipy.ndimage
 import scipy.sparse
 
-from ..._validation import check_positive_float
+from ..._validation import check_positive_float, check_positive_int
 from ._kernel import _correlations, centre_kernel, clean_kernel
 
 __all__ = ["RotationModel", "rotation_offsets", "fit_rotation", "refine_rotation",
@@ -211,8 +211,13 @@ def fit_rotation(kernels, points, shape, *, weights=None, focal=None, keep: floa
         weighted fraction of the patches.
     """
     kernels = np.asarray(kernels, dtype=np.float64)
+    if kernels.ndim != 3 or kernels.shape[1] != kernels.shape[2] or kernels.shape[1] % 2 == 0:
+        raise ValueError(f"kernels must be (P, K, K) with K odd, got shape {kernels.shape}")
     count, size = kernels.shape[:2]
     points = np.asarray(points, dtype=np.float64)
+    if points.shape != (count, 2):
+        raise ValueError(f"points must be ({count}, 2) pixels, got shape {points.shape}")
+    rounds = check_positive_int(rounds, "rounds")
     focal = check_positive_float(float(max(shape)) if focal is None else focal, "focal")
     weights = np.ones(count) if weights is None else np.asarray(weights, dtype=np.float64)
     if weights.shape != (count,) or (weights < 0).any() or weights.sum() <= 0:
