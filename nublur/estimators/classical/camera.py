@@ -92,7 +92,7 @@ def _splat_matrix(offsets, size: int, shifts) -> scipy.sparse.csr_matrix:
         shape=(count * size * size, n))
 
 
-def _centroid_shifts(offsets, weights, size: int) -> np.ndarray:
+def _centroid_shifts(offsets, weights) -> np.ndarray:
     """Whole-pixel centroids (P, 2) of the unshifted model kernels."""
     total = max(float(weights.sum()), 1e-12)
     mean = np.einsum("pnc,n->pc", offsets, weights) / total
@@ -146,7 +146,7 @@ class RotationModel:
         """Centred, cleaned K x K PSFs (P, K, K) at pixels ``points`` (P, 2)."""
         points = np.asarray(points, dtype=np.float64)
         offsets = rotation_offsets(self.omegas, points, self.shape, self.focal)
-        shifts = _centroid_shifts(offsets, self.weights, size)
+        shifts = _centroid_shifts(offsets, self.weights)
         kernels = (_splat_matrix(offsets, size, shifts) @ self.weights).reshape(-1, size, size)
         return np.stack([centre_kernel(clean_kernel(k)) for k in kernels])
 
@@ -236,7 +236,7 @@ def fit_rotation(kernels, points, shape, *, weights=None, focal=None, keep: floa
         a = scipy.sparse.diags(row_weights) @ _splat_matrix(offsets[:, active], size, shifts)
         w = _fista(lambda x: a.T @ (a @ x - target), np.zeros(int(active.sum())),
                    _lipschitz(lambda v: a.T @ (a @ v), int(active.sum())), iters)
-        shifts = _centroid_shifts(offsets[:, active], w, size)
+        shifts = _centroid_shifts(offsets[:, active], w)
     model = (_splat_matrix(offsets[:, active], size, shifts) @ w).reshape(data.shape)
     residual = np.linalg.norm((model - data).reshape(count, -1), axis=1)
     residual /= np.linalg.norm(data.reshape(count, -1), axis=1)
@@ -256,7 +256,7 @@ def refine_rotation(model: RotationModel, normal_equations, points, size: int, *
     """
     points = np.asarray(points, dtype=np.float64)
     offsets = rotation_offsets(model.omegas, points, model.shape, model.focal)
-    shifts = _centroid_shifts(offsets, model.weights, size)
+    shifts = _centroid_shifts(offsets, model.weights)
     a = _splat_matrix(offsets, size, shifts)
     n = scipy.fft.next_fast_len(3 * size - 2, real=True)
     spectra = [scipy.fft.rfft2(auto, s=(n, n)) for auto, _ in normal_equations]
@@ -269,7 +269,8 @@ def refine_rotation(model: RotationModel, normal_equations, points, size: int, *
                + weight * k for f, k in zip(spectra, kernels)]
         return a.T @ np.concatenate([o.ravel() for o in out])
 
-    w = _fista(lambda x: normal(x) - a.T @ rhs, model.weights.copy(),
+    projected_rhs = a.T @ rhs
+    w = _fista(lambda x: normal(x) - projected_rhs, model.weights.copy(),
                _lipschitz(normal, len(model.weights)), iters)
     return dataclasses.replace(model, weights=w)
 
