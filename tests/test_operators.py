@@ -346,14 +346,53 @@ def test_compact_support_fields_over_many_tiles_match_reference(kind, boundary, 
 
 
 def test_grid_tiles_need_few_kernels_whatever_the_grid(rng):
-    """A 12 x 12 grid needs no more kernels per tile than a 5 x 5 grid needs at most (its
-    cells are smaller than a tile, so a tile spans at most a few more nodes)."""
+    """Tiles cut along the grid's breaks: at 1024^2 every tile of a 5 x 5 or a 12 x 12 grid
+    lies in one cell and transforms its 4 kernels (or fewer at the border); regular tiles of
+    the 5 x 5 grid straddle nodes and need up to 9."""
     from nublur.operators._basis_fft import BasisPlan
 
     shape = (1024, 1024)
     most = {}
     for g in (5, 12):
         field = nublur.GridField(random_kernels(rng, g * g, 33).reshape(g, g, 33, 33), shape)
-        plan = BasisPlan(field.kernels, field.mixing_window, shape, np.float32, "constant")
+        plan = BasisPlan(field.kernels, field.mixing_window, shape, np.float32, "constant",
+                         breaks=field.mixing_breaks())
         most[g] = max(len(a) for row in plan.active for a in row)
-    assert most[5] <= 9 and most[12] <= 16
+        if g == 5:
+            regular = BasisPlan(field.kernels, field.mixing_window, shape, np.float32,
+                                "constant")
+            assert max(len(a) for row in regular.active for a in row) > 4
+    assert most == {5: 4, 12: 4}
+
+
+@pytest.mark.parametrize("breaks", [None, [7, 50, 51, 99], [1, 120]])
+def test_tile_starts_cover_the_axis_without_straddling_a_break(breaks):
+    from nublur.operators._basis_fft import tile_starts
+
+    starts = tile_starts(121, 30, breaks)
+    assert starts[0] == 0 and starts[-1] == 121 and np.all(np.diff(starts) > 0)
+    assert np.diff(starts).max() <= 30
+    assert set(breaks or []) <= set(starts.tolist())
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+def test_grid_with_uneven_nodes_on_aligned_tiles_matches_reference(boundary, rng):
+    """A 4 x 3 grid with uneven, non-integer nodes, through ``nublur.blur`` (tiles cut along
+    its breaks, several per cell): equals the dense expansion, adjoint by the dot test."""
+    shape = (241, 203)
+    field = nublur.GridField(random_kernels(rng, 12, 9).reshape(4, 3, 9, 9), shape,
+                             row_nodes=[3.5, 60.2, 61.7, 230.0], col_nodes=[-4.0, 101.0, 150.5])
+    plan_breaks = field.mixing_breaks()
+    assert [len(b) for b in plan_breaks] == [2, 1]
+    mixing = field.mixing
+    x, y = rng.random(shape), rng.random(shape)
+    kernels = np.einsum("bhw,bkl->hwkl", mixing, field.kernels)
+    v = nublur.blur(x, field, boundary=boundary)
+    np.testing.assert_allclose(v, ref_blur(x, kernels, boundary), atol=1e-11)
+    plan = next(iter(field._plans.values()))
+    assert len(plan.row_starts) > 3 and len(plan.col_starts) > 2
+    dense = nublur.BasisField(field.kernels, mixing)  # regular tiles, every map
+    np.testing.assert_allclose(nublur.blur_adjoint(y, field, boundary=boundary),
+                               nublur.blur_adjoint(y, dense, boundary=boundary), atol=1e-11)
+    assert abs(np.vdot(v, y) - np.vdot(x, nublur.blur_adjoint(y, field, boundary=boundary))) \
+        <= 1e-12 * abs(np.vdot(v, y))

@@ -241,6 +241,15 @@ class BasisField(KernelField):
         support: segment masks, patch grids)."""
         return nonzero_maps(self.mixing, i0, j0, rows, cols)
 
+    def mixing_breaks(self):
+        """Rows and columns where the set of non-zero maps may change, or None if unknown.
+
+        Returns None here (any map may start anywhere); a field whose maps are constant in
+        support on the rectangles between some grid lines (``GridField``) returns those
+        lines, ``(row_breaks, col_breaks)``, so that windows can be cut along them.
+        """
+        return None
+
     @classmethod
     def from_correlation_kernels(cls, kernels, mixing, *, normalize: bool = False):
         """Field from correlation kernels, as predicted by 000's network.

@@ -49,6 +49,13 @@ def hat_weights(nodes: np.ndarray, size: int) -> np.ndarray:
     return weights
 
 
+def _node_breaks(nodes: np.ndarray, size: int) -> np.ndarray:
+    """floor(node) + 1 for the interior nodes: rows up to a node see it and the node
+    before it, rows past it the node after it (``hat_weights``)."""
+    breaks = np.floor(nodes[1:-1]).astype(np.int64) + 1
+    return np.unique(breaks[(breaks > 0) & (breaks < size)])
+
+
 def _check_nodes(nodes, count: int, size: int, name: str) -> np.ndarray:
     if nodes is None:
         return cell_centres(size, count)
@@ -142,6 +149,13 @@ class GridField(BasisField):
         index = (ra[:, None] * self.grid_shape[1] + ca[None, :]).ravel()
         maps = wr[ra][:, None, :, None] * wc[ca][None, :, None, :]
         return index, maps.reshape((len(index),) + maps.shape[2:])
+
+    def mixing_breaks(self):
+        """(row_breaks, col_breaks): between consecutive breaks every pixel's non-zero maps
+        are the same (at most 2 x 2 nodes). A break follows each interior node; beyond the
+        outer nodes only their own maps are non-zero, so the outer cells reach the border."""
+        return tuple(_node_breaks(nodes, size)
+                     for nodes, size in zip((self.row_nodes, self.col_nodes), self._shape))
 
     def __repr__(self):
         return (f"GridField(grid={self.grid_shape}, kernel_size={self.kernel_size}, "

@@ -32,11 +32,11 @@ def spectral_products(held, kernel_spectra, basis, c0, count, spectra):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def mix_accumulate(blurred, mix_block, b0, count, offset, acc, first):
-    """acc (+)= sum_c mix_block[b0 + c] * blurred[c, offset:offset + T, offset:offset + T]."""
-    tile = acc.shape[0]
+    """acc (+)= sum_c mix_block[b0 + c] * blurred[c, offset:offset + T1, offset:offset + T2]
+    for an acc of T1 x T2."""
     for c in range(count):
-        for t1 in range(tile):
-            for t2 in range(tile):
+        for t1 in range(acc.shape[0]):
+            for t2 in range(acc.shape[1]):
                 term = mix_block[b0 + c, t1, t2] * blurred[c, offset + t1, offset + t2]
                 if first and c == 0:
                     acc[t1, t2] = term
@@ -55,11 +55,9 @@ def store_tile(acc, out, i0, j0):
 
 @njit(cache=True, nogil=True, fastmath=True)
 def load_masked_tiles(residual, mix_block, i0, j0, b0, count, windows):
-    """windows[c] = mix_block[b0 + c] * residual tile at (i0, j0), zero-padded to N x N."""
-    h, w = residual.shape
-    tile = mix_block.shape[1]
-    n1 = min(tile, h - i0)
-    n2 = min(tile, w - j0)
+    """windows[c] = mix_block[b0 + c] * residual tile at (i0, j0), zero-padded to N x N
+    (the block is the tile's maps, clipped to the image)."""
+    n1, n2 = mix_block.shape[1], mix_block.shape[2]
     size1, size2 = windows.shape[1], windows.shape[2]
     for c in range(count):
         for t1 in range(n1):
@@ -90,9 +88,9 @@ def accumulate_products(spectra, kernel_spectra, basis, c0, count, held, first):
 
 
 @njit(cache=True, nogil=True)
-def add_window(window, out, i0, j0):
-    """out[i0:i0 + N, j0:j0 + N] += window, clipped to out."""
+def add_window(window, out, i0, j0, rows, cols):
+    """out[i0:i0 + rows, j0:j0 + cols] += window[:rows, :cols], clipped to out."""
     h, w = out.shape
-    for n1 in range(min(window.shape[0], h - i0)):
-        for n2 in range(min(window.shape[1], w - j0)):
+    for n1 in range(min(rows, h - i0)):
+        for n2 in range(min(cols, w - j0)):
             out[i0 + n1, j0 + n2] += window[n1, n2]

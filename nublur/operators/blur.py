@@ -38,7 +38,8 @@ def _basis_plan(field, shape, dtype, boundary) -> BasisPlan:
         plan = cache.get(key)
     if plan is None:
         if isinstance(field, BasisField):  # compact support: only the maps active per tile
-            plan = BasisPlan(field.kernels, field.mixing_window, shape, dtype, boundary)
+            plan = BasisPlan(field.kernels, field.mixing_window, shape, dtype, boundary,
+                             breaks=field.mixing_breaks())
         else:
             plan = BasisPlan(field.as_basis()[0], None, shape, dtype, boundary)
         with _PLAN_LOCK:
