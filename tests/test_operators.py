@@ -396,3 +396,43 @@ def test_grid_with_uneven_nodes_on_aligned_tiles_matches_reference(boundary, rng
                                nublur.blur_adjoint(y, dense, boundary=boundary), atol=1e-11)
     assert abs(np.vdot(v, y) - np.vdot(x, nublur.blur_adjoint(y, field, boundary=boundary))) \
         <= 1e-12 * abs(np.vdot(v, y))
+
+
+@pytest.mark.parametrize("boundary", BOUNDARIES)
+@pytest.mark.parametrize("grid, nodes", [((4, 3), ([3.5, 60.2, 61.7, 230.0], [-4.0, 101.0, 150.5])),
+                                         ((5, 5), (None, None)), ((1, 2), (None, None))])
+def test_separable_grid_plan_equals_the_basis_plan(boundary, grid, nodes, rng):
+    """The separable GridField path (column inverses per node pair, row inverses per row
+    node) equals the basis path over the same maps and passes the dot test (float64)."""
+    pytest.importorskip("pyfftw")
+    from nublur.operators._basis_fft import BasisPlan
+    from nublur.operators._grid_fft import GridPlan
+
+    shape = (241, 203)
+    kernels = random_kernels(rng, grid[0] * grid[1], 9).reshape(grid + (9, 9))
+    field = nublur.GridField(kernels, shape, row_nodes=nodes[0], col_nodes=nodes[1])
+    separable = GridPlan(field, shape, np.float64, boundary)
+    basis = BasisPlan(field.kernels, field.mixing_window, shape, np.float64, boundary)
+    x, y = rng.random(shape), rng.random(shape)
+    x_in, y_in = x.copy(), y.copy()
+    v, a = separable.forward(x), separable.adjoint(y)
+    np.testing.assert_allclose(v, basis.forward(x), atol=1e-12)
+    np.testing.assert_allclose(a, basis.adjoint(y), atol=1e-12)
+    assert abs(np.vdot(v, y) - np.vdot(x, a)) <= 1e-12 * abs(np.vdot(v, y))
+    np.testing.assert_array_equal(x, x_in)
+    np.testing.assert_array_equal(y, y_in)
+
+
+def test_grid_field_blur_takes_the_separable_path_in_float32(rng):
+    pytest.importorskip("pyfftw")
+    from nublur.operators._grid_fft import GridPlan
+
+    shape = (300, 280)
+    field = nublur.GridField(random_kernels(rng, 25, 15).reshape(5, 5, 15, 15)
+                             .astype(np.float32), shape)
+    x = rng.random(shape, dtype=np.float32)
+    v = nublur.blur(x, field, boundary="reflect")
+    assert isinstance(next(iter(field._plans.values())), GridPlan) and v.dtype == np.float32
+    dense = nublur.BasisField(field.kernels.astype(np.float64), field.mixing.astype(np.float64),
+                              normalize=True)
+    np.testing.assert_allclose(v, nublur.blur(x.astype(np.float64), dense), atol=2e-6)

@@ -7,10 +7,12 @@ import threading
 import numpy as np
 
 from .._validation import as_image, check_boundary, restore_channel_axis
-from ..fields import (BasisField, DenseField, KernelField, LatentField, LinearMotionField,
-                      ReducedBasisField, UniformField)
+from ..fields import (BasisField, DenseField, GridField, KernelField, LatentField,
+                      LinearMotionField, ReducedBasisField, UniformField)
 from . import _gather
+from .._backend import fft_engine
 from ._basis_fft import BasisPlan
+from ._grid_fft import GridPlan
 
 __all__ = ["blur", "blur_adjoint", "as_field", "ChannelOperator"]
 
@@ -37,7 +39,9 @@ def _basis_plan(field, shape, dtype, boundary) -> BasisPlan:
         cache = field.__dict__.setdefault("_plans", {})
         plan = cache.get(key)
     if plan is None:
-        if isinstance(field, BasisField):  # compact support: only the maps active per tile
+        if isinstance(field, GridField) and fft_engine() == "pyfftw":  # separable maps
+            plan = GridPlan(field, shape, dtype, boundary)
+        elif isinstance(field, BasisField):  # compact support: only the maps active per tile
             plan = BasisPlan(field.kernels, field.mixing_window, shape, dtype, boundary,
                              breaks=field.mixing_breaks())
         else:
