@@ -338,3 +338,26 @@ def test_admm_irc_reaches_cg_on_every_boundary(boundary, kind, rng):
     cg = nublur.deconv_cg(y, field, 0.003, prior="l1", boundary=boundary)
     err = lambda x: np.sqrt(np.mean((x - sharp)[6:-6, 6:-6] ** 2))  # noqa: E731
     assert err(irc) <= 1.1 * err(cg)
+
+
+def test_kept_label_spectra_give_the_same_compression():
+    """The table's per-label spectra, kept across calls, replace recomputing them: the same
+    basis and coefficients as spectra computed from the scaled filters."""
+    from nublur.solvers.admm import (_check_grid, _compress_filters, _label_spectra,
+                                     _real_spectra, step_lut)
+
+    lut = step_lut(0.1)
+    used = np.array([0, 5, 40, 41, 77, 200, 301, 510])
+    steps = 2.0 / lut.response_range(used).sum(axis=1)
+    filters = lut.filters_for(used)[:, 0] * steps[:, None, None]
+    basis, coeffs = _compress_filters(filters, max_rank=4, ranks=(6,))
+    kept_basis, kept_coeffs = _compress_filters(
+        filters, max_rank=4, ranks=(6,),
+        spectra=lambda grid: _label_spectra(lut, used, grid) * steps[:, None])
+    np.testing.assert_allclose(kept_basis, basis, atol=1e-12)
+    np.testing.assert_allclose(kept_coeffs, coeffs, atol=1e-12)
+    grid = _check_grid(filters.shape[-1])
+    np.testing.assert_allclose(_label_spectra(lut, used[::-1], grid) * steps[::-1, None],
+                               _real_spectra(filters[::-1], grid).reshape(len(used), -1),
+                               atol=1e-12)
+    assert step_lut(0.1) is lut

@@ -19,6 +19,8 @@ with prior "l1" runs the same ADMM with exact (CG) x-updates; ``deconv_fft`` and
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import scipy.fft
 from scipy.sparse.linalg import LinearOperator, cg
@@ -195,7 +197,9 @@ class _IRCUpdate:
         inverse = inverse.reshape(labels.shape)
         responses = lut.response_range(used)
         steps = 2.0 / responses.sum(axis=1)
-        basis, coeffs = _compress_filters(lut.filters_for(used)[:, 0] * steps[:, None, None])
+        basis, coeffs = _compress_filters(lut.filters_for(used)[:, 0] * steps[:, None, None],
+                                          spectra=lambda grid: _label_spectra(lut, used, grid)
+                                          * steps[:, None])
         filters = FilterOperator(basis, _basis_mixing(coeffs, inverse, weights),
                                  boundary=_step_boundary(self.problem.boundary))
         return filters, responses * steps[:, None]
@@ -224,9 +228,11 @@ class _IRCUpdate:
         return x
 
 
+@functools.lru_cache(maxsize=4)
 def step_lut(rho: float, support: int | None = None, filter_rho: float = 1e-2):
     """The table of factored IRC filters ``admm_irc`` blends for a LinearMotionField at
-    penalty ``rho`` (companions: 001's gradient filters times sqrt(rho)), solved lazily."""
+    penalty ``rho`` (companions: 001's gradient filters times sqrt(rho)), solved lazily and
+    kept for the process (loading it from the disk cache costs about 50 ms)."""
     return LinearKernelLUT(support or 2 * KERNEL_SIZE + 1, filter_rho,
                            gradient_filters() * np.sqrt(rho), lazy=True, form="factored")
 
@@ -244,9 +250,10 @@ def _basis_mixing(coeffs: np.ndarray, labels: np.ndarray, weights: np.ndarray) -
 
     ``labels`` and ``weights`` are (H, W, n) (n = 4 for the eq. 17 blend); returns (R, H, W).
     """
+    table = np.ascontiguousarray(coeffs.T)
     out = np.zeros((coeffs.shape[1],) + labels.shape[:2])
     for n in range(labels.shape[-1]):
-        out += np.moveaxis(coeffs[labels[..., n]], -1, 0) * weights[..., n]
+        out += np.take(table, labels[..., n], axis=1) * weights[..., n]
     return out
 
 
@@ -300,7 +307,7 @@ def _power_estimate(problem: _Problem, step, rho: float, iters: int) -> float:
 
 
 def _compress_filters(filters: np.ndarray, rel_tol: float = 1e-3, max_rank: int = 24,
-                      ranks=(32, 48, 64), floor: float = 0.25):
+                      ranks=(32, 48, 64), floor: float = 0.25, spectra=None):
     """Low-rank form p_m ~ sum_j c[m, j] q_j of many IRC filters (truncated SVD).
 
     The blended operator sum_m w_m (p_m * r) then costs one FFT convolution per basis filter
@@ -324,7 +331,7 @@ def _compress_filters(filters: np.ndarray, rel_tol: float = 1e-3, max_rank: int 
     coeffs = u[:, :significant] * s[:significant]
     tried = sorted({min(r, significant) for r in (rank,) + tuple(ranks) + (significant,)
                     if r >= rank})
-    check = None if floor is None else _ResponseCheck(filters, vt, floor)
+    check = None if floor is None else _ResponseCheck(filters, vt, floor, spectra)
     for candidate in tried:
         rank = candidate
         if check is None or check.kept(coeffs[:, :rank]):
@@ -340,12 +347,13 @@ class _ResponseCheck:
     the ranks tried need them, so trying several ranks costs little more than the largest.
     """
 
-    def __init__(self, filters, basis_flat, floor: float):
+    def __init__(self, filters, basis_flat, floor: float, spectra=None):
         self.width = filters.shape[-1]
-        self.grid = scipy.fft.next_fast_len(2 * self.width, real=True)
+        self.grid = _check_grid(self.width)
         self.basis_flat = basis_flat
         self.basis = np.zeros((0, self.grid * (self.grid // 2 + 1)))
-        exact = _real_spectra(filters, self.grid).reshape(len(filters), -1)
+        exact = (_real_spectra(filters, self.grid).reshape(len(filters), -1) if spectra is None
+                 else spectra(self.grid))
         self.wanted = np.minimum(floor * exact, exact) - 1e-9 * np.abs(exact).max()
 
     def kept(self, coeffs: np.ndarray) -> bool:
@@ -355,6 +363,27 @@ class _ResponseCheck:
             more = _real_spectra(more, self.grid).reshape(rank - known, -1)
             self.basis = np.concatenate([self.basis, more])
         return not np.any(coeffs @ self.basis[:rank] < self.wanted)
+
+
+def _check_grid(width: int) -> int:
+    """Periodic grid on which ``_ResponseCheck`` samples the responses of width-w filters."""
+    return scipy.fft.next_fast_len(2 * width, real=True)
+
+
+def _label_spectra(lut, labels, grid: int) -> np.ndarray:
+    """(len(labels), grid * (grid // 2 + 1)) ``_real_spectra`` of the LUT's filters, computed
+    once per label and kept on the table (float64, 84 kB per label at w = 71)."""
+    store = lut.__dict__.setdefault("_spectra", {})
+    if grid not in store:
+        store[grid] = (np.zeros((lut.size, grid * (grid // 2 + 1))),
+                       np.zeros(lut.size, dtype=bool))
+    table, done = store[grid]
+    missing = np.unique(labels[~done[labels]])
+    if len(missing):
+        table[missing] = _real_spectra(lut.filters_for(missing)[:, 0], grid).reshape(
+            len(missing), -1)
+        done[missing] = True
+    return table[labels]
 
 
 def _real_spectra(filters: np.ndarray, grid: int) -> np.ndarray:
