@@ -58,6 +58,17 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def run_rows(work, tile_rows) -> None:
+    """``work(rows)`` on the tile rows, interleaved over the worker threads."""
+    workers = min(num_threads(), len(tile_rows))
+    if workers <= 1:
+        work(tile_rows)
+        return
+    futures = [_pool().submit(work, tile_rows[k::workers]) for k in range(workers)]
+    for future in futures:
+        future.result()
+
+
 def tile_fft_size(kernel_size: int, image_shape, support=None, engine: str | None = None,
                   threads: int | None = None) -> int:
     """FFT tile size N that minimises the estimated time of one application.
@@ -326,13 +337,7 @@ class BasisPlan:
                                if 1 << p < self.chunk}
 
     def _run(self, work, tile_rows):
-        workers = min(num_threads(), len(tile_rows))
-        if workers <= 1:
-            work(tile_rows)
-            return
-        futures = [_pool().submit(work, tile_rows[k::workers]) for k in range(workers)]
-        for future in futures:
-            future.result()
+        run_rows(work, tile_rows)
 
     def _workspace(self) -> _Worker:
         return _worker(self.size, self.chunk, self.dtype, self.engine, self.patient)

@@ -27,7 +27,7 @@ import scipy.fft
 from .._backend import fast_fft_size, num_threads
 from . import _basis_numba as bn
 from . import _grid_numba as gn
-from ._basis_fft import _PATIENT_PIXELS, _pool, tile_starts
+from ._basis_fft import _PATIENT_PIXELS, run_rows, tile_starts
 from .boundaries import pad_adjoint, padding_indices
 
 _LOCK = threading.Lock()
@@ -174,15 +174,6 @@ class GridPlan:
                 np.ascontiguousarray(field.row_weights[row_nodes, i0:i1], dtype=self.dtype),
                 np.ascontiguousarray(field.col_weights[col_nodes, j0:j1], dtype=self.dtype))
 
-    def _run(self, work, tile_rows):
-        workers = min(num_threads(), len(tile_rows))
-        if workers <= 1:
-            work(tile_rows)
-            return
-        futures = [_pool().submit(work, tile_rows[k::workers]) for k in range(workers)]
-        for future in futures:
-            future.result()
-
     def forward(self, image: np.ndarray) -> np.ndarray:
         image = np.ascontiguousarray(image, dtype=self.dtype)
         out = np.zeros(self.shape, dtype=self.dtype)
@@ -201,7 +192,7 @@ class GridPlan:
                     ws.row_ifft[na].execute()
                     gn.mix_rows(ws.blurred, wr, offset, out, i0, j0, wc.shape[1])
 
-        self._run(work, list(range(self.grid[0])))
+        run_rows(work, list(range(self.grid[0])))
         return out
 
     def adjoint(self, residual: np.ndarray) -> np.ndarray:
@@ -225,8 +216,8 @@ class GridPlan:
 
         rows = list(range(self.grid[0]))
         if np.diff(self.row_starts)[1:-1].min(initial=r2) >= r2:
-            self._run(work, rows[0::2])  # windows of rows two apart never overlap
-            self._run(work, rows[1::2])
+            run_rows(work, rows[0::2])  # windows of rows two apart never overlap
+            run_rows(work, rows[1::2])
         else:
             work(rows)
         return pad_adjoint(padded, self.shape, self.radius, self.boundary)
