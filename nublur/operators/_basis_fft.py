@@ -336,9 +336,6 @@ class BasisPlan:
         return {self.chunk} | {1 << p for p in range(self.chunk.bit_length())
                                if 1 << p < self.chunk}
 
-    def _run(self, work, tile_rows):
-        run_rows(work, tile_rows)
-
     def _workspace(self) -> _Worker:
         return _worker(self.size, self.chunk, self.dtype, self.engine, self.patient)
 
@@ -390,7 +387,7 @@ class BasisPlan:
         if shares is not None:
             return self._run_split(work, shares, self.shape)
         out = np.zeros(self.shape, dtype=self.dtype)
-        self._run(lambda rows: work(rows, None, out), list(range(self.grid[0])))
+        run_rows(lambda rows: work(rows, None, out), list(range(self.grid[0])))
         return out
 
     def adjoint(self, residual: np.ndarray) -> np.ndarray:
@@ -427,8 +424,8 @@ class BasisPlan:
 
         rows = list(range(self.grid[0]))
         if np.diff(self.row_starts)[1:-1].min(initial=r2) >= r2:
-            self._run(rows_work, rows[0::2])  # windows of rows two apart never overlap
-            self._run(rows_work, rows[1::2])
+            run_rows(rows_work, rows[0::2])  # windows of rows two apart never overlap
+            run_rows(rows_work, rows[1::2])
         else:
             rows_work(rows)
         return pad_adjoint(padded, self.shape, self.radius, self.boundary)
