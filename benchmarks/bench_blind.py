@@ -22,7 +22,7 @@
 
 Run: python benchmarks/bench_blind.py [--skip-levin] [--skip-gyro] [--skip-heldout]
        [--skip-photo] [--with-kpn] [--sheet /tmp/lai_sheet.png] [--crops 8]
-       [--camera rotation]
+       [--camera rotation] [--sparsity 0.005 0.01 0.02]
 """
 
 from __future__ import annotations
@@ -77,9 +77,11 @@ def levin_table(estimators):
     return results
 
 
-def _psf_estimator(y):
-    psf, info = nublur.estimate_psf(y, return_info=True)
-    return psf, info.confidence
+def _psf_estimator(sparsity=0.01):
+    def estimate(y):
+        psf, info = nublur.estimate_psf(y, sparsity=sparsity, return_info=True)
+        return psf, info.confidence
+    return estimate
 
 
 def _kpn_estimator():
@@ -299,13 +301,18 @@ def main(argv=None):
     parser.add_argument("--skip-heldout", action="store_true")
     parser.add_argument("--with-kpn", action="store_true")
     parser.add_argument("--crops", type=int, default=8)
+    parser.add_argument("--sparsity", type=float, nargs="+",
+                        help="also run estimate_psf with these sparsity candidates (Levin)")
     parser.add_argument("--sheet", help="write the Lai contact sheet here (outside the repo)")
     parser.add_argument("--camera", choices=["rotation"],
                         help="the classical estimator's camera model (gyro, held-out, sheet)")
     args = parser.parse_args(argv)
     if not args.skip_levin:
-        estimators = {"estimate_psf (automatic size)": _psf_estimator,
-                      "none (blurry input)": lambda y: (None, np.nan)}
+        estimators = {"estimate_psf (automatic size)": _psf_estimator()}
+        if args.sparsity:
+            label = ", ".join(f"{w:g}" for w in args.sparsity)
+            estimators[f"estimate_psf, sparsity ({label})"] = _psf_estimator(args.sparsity)
+        estimators["none (blurry input)"] = lambda y: (None, np.nan)
         if args.with_kpn:
             estimators["kpn (shipped network)"] = _kpn_estimator()
         levin_table(estimators)

@@ -130,7 +130,26 @@ def test_estimate_psf_returns_diagnostics(scene, rng):
     assert 0.002 < info.noise < 0.02
 
 
+def test_sparsity_candidates_keep_the_one_that_reblurs_best(scene, rng):
+    """A sequence of sparsity weights gives the single-weight estimate with the lowest
+    reblur error (same window), and its progress runs over all candidates to the end."""
+    y = blurred(scene, shake_psf(13), rng)
+    weights = (0.002, 0.01, 0.05)
+    singles = [estimate_psf(y, kernel_size=17, sparsity=w, return_info=True) for w in weights]
+    steps = []
+    psf, info = estimate_psf(y, kernel_size=17, sparsity=weights, return_info=True,
+                             progress=lambda done, total: steps.append((done, total)))
+    errors = [s[1].reblur_error for s in singles]
+    np.testing.assert_array_equal(psf, singles[int(np.argmin(errors))][0])
+    assert info.reblur_error == min(errors)
+    assert steps[-1][0] == steps[-1][1] == len(weights) * len(info.sizes)
+    assert [d for d, _ in steps] == list(range(1, len(steps) + 1))
+
+
 def test_estimate_psf_refuses_bad_input(scene):
+    for sparsity in ([], (0.01, -1.0), "0.01"):
+        with pytest.raises(ValueError, match="sparsity"):
+            estimate_psf(scene, sparsity=sparsity)
     with pytest.raises(ValueError, match="kernel_size"):
         estimate_psf(scene, kernel_size=10)
     with pytest.raises(ValueError, match="kernel_size"):
