@@ -183,13 +183,13 @@ def estimate_psf(image, *, kernel_size: int | None = None, channel_axis=None,
     if min(img.shape[:2]) < 16:
         raise ValueError(f"image must be at least 16 x 16 pixels, got {img.shape[:2]}")
     gamma = check_positive_float(gamma, "gamma")
+    weights = _sparsity_weights(sparsity)
     settings = Settings(lam=check_positive_float(lam, "lam"),
                         iterations=check_positive_int(iterations, "iterations"),
                         weight=check_positive_float(weight, "weight"),
-                        sparsity=0.0,
+                        sparsity=weights[0],
                         prior=_checked_prior(kernel_prior),
                         prior_temperature=_checked_temperature(prior_temperature))
-    weights = _sparsity_weights(sparsity)
     saturation_level = check_positive_float(saturation_level, "saturation_level")
     window = _window_size(img.shape[:2], kernel_size, max_kernel_size)
     y = luminance(img, axis, gamma)
@@ -205,7 +205,7 @@ def estimate_psf(image, *, kernel_size: int | None = None, channel_axis=None,
 
 
 def _sparsity_weights(value) -> list:
-    if isinstance(value, (list, tuple, np.ndarray)):
+    if np.ndim(value) > 0:
         if len(value) == 0:
             raise ValueError("sparsity must be a number >= 0 or a non-empty sequence of them, "
                              "got an empty sequence")
