@@ -88,7 +88,7 @@ def admm_table(size=1024, chunk=256, num_admm=10):
     rows = []
     for name, psf in blurs:
         y = np.clip(nublur.blur(scene, psf) + rng.normal(0, 0.01, scene.shape), 0, 1)
-        whole = nublur.admm_irc(y, psf, num_admm=num_admm)
+        whole = nublur.admm_irc(y, psf, num_admm=num_admm, step="fixed")  # what tiles run
         rule = nd.admm_halo(psf, num_admm)
         errors = []
         for halo in halos + (rule,):

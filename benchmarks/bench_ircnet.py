@@ -8,7 +8,8 @@ training's cosines, on photographs where training saw dead leaves only) and Gaus
 sigma 0.01 (``--noise``). Solvers (lam 0.003, l1):
 
 * IRC-Net: ``nublur.load_solver("ircnet")`` (its stages and IRC steps, trained parameters);
-* ADMM-IRC untrained with the same stages and IRC steps, and with 001's 10 x 2;
+* ADMM-IRC untrained with the same stages and IRC steps (``step="fixed"``: the untrained
+  network), the same with the default optimal steps, and with 001's 10 x 2 (optimal);
 * NU-CG: ``deconv_cg`` (10 ADMM iterations with exact CG x-updates).
 
 A second table runs the same solvers on uniform linear motion (a constant LinearMotionField;
@@ -96,7 +97,10 @@ def main(argv=None):
         "IRC-Net": lambda y, f: net(y, f),
         f"ADMM-IRC {stages}x{steps}": lambda y, f: nublur.admm_irc(y, f, lam=LAM,
                                                                    num_admm=stages,
-                                                                   num_irc=steps),
+                                                                   num_irc=steps,
+                                                                   step="fixed"),
+        f"ADMM-IRC {stages}x{steps} optimal": lambda y, f: nublur.admm_irc(
+            y, f, lam=LAM, num_admm=stages, num_irc=steps),
         "ADMM-IRC 10x2": lambda y, f: nublur.admm_irc(y, f, lam=LAM),
         "NU-CG": lambda y, f: nublur.deconv_cg(y, f, LAM, prior="l1"),
     }

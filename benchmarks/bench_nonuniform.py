@@ -6,8 +6,10 @@ nublur's per-pixel gather plus Gaussian noise sigma = 0.01; both solvers run 10 
 iterations on 001 eq. 1 (l1, lam = 0.003) with the same gather forward model; IRC applies the
 blended LUT-label preconditioners (001 section 2.2), CG solves each x-update exactly.
 
-IRC runs with 2 (001's setting) and 4 IRC steps per x-update. Every run gets a fresh field
-object, so each pays for its own gather table; a small warm-up run first keeps JIT
+IRC runs with 2 (001's setting) and 3 IRC steps per x-update, with the steps combined
+optimally (``step="optimal"``, the default) and, for reference, with 001's fixed damped
+steps and per-pixel filter blend (``step="fixed"``, IRC-Net's form). Every run gets a fresh
+field object, so each pays for its own gather table; a small warm-up run first keeps JIT
 compilation out of the times.
 
 The last table counts applications of the gather H or its adjoint per image (in whole-image
@@ -44,6 +46,11 @@ def smooth_motion(rng, shape):
     return 5 + smooth(25), np.mod(smooth(240), 180)
 
 
+METHODS = (("fixed2", "IRC(2) fixed", dict(num_irc=2, step="fixed")),
+           ("irc2", "IRC(2)", dict(num_irc=2)),
+           ("irc3", "IRC(3)", dict(num_irc=3)))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256)
@@ -52,49 +59,57 @@ def main(argv=None):
     images = {"camera": img_as_float(data.camera()), "astronaut": rgb2gray(data.astronaut()),
               "coffee": rgb2gray(data.coffee())}
     warm = nublur.LinearMotionField(*smooth_motion(np.random.default_rng(1), (48, 48)))
-    nublur.admm_irc(np.random.default_rng(1).random((48, 48)), warm, num_admm=1)
+    for _, _, options in METHODS:
+        nublur.admm_irc(np.random.default_rng(1).random((48, 48)), warm, num_admm=1, **options)
     nublur.deconv_cg(np.random.default_rng(1).random((48, 48)), warm, LAM, prior="l1", num_admm=1)
-    rows = []
-    totals = {key: [] for key in ("blurry", "irc2", "irc4", "cg", "t_irc2", "t_irc4", "t_cg")}
-    applied = {key: OperatorWork() for key in ("irc2", "irc4", "cg")}
+    runs = [(key, lambda y, f, o=options: nublur.admm_irc(y, f, lam=LAM, **o))
+            for key, _, options in METHODS]
+    runs.append(("cg", lambda y, f: nublur.deconv_cg(y, f, LAM, prior="l1")))
+    keys = [key for key, _ in runs]
+    psnrs = {key: [] for key in ["blurry"] + keys}
+    seconds = {key: [] for key in keys}
+    applied = {key: OperatorWork() for key in keys}
+    names = []
     for name, image in images.items():
         truth = resize(image, (args.size, args.size), anti_aliasing=True)
         length, angle = smooth_motion(rng, truth.shape)
         field = nublur.LinearMotionField(length, angle)
         y = nublur.blur(truth, field) + rng.normal(0, 0.01, truth.shape)
-        results = {}
-        for key, run in (("irc2", lambda f: nublur.admm_irc(y, f, lam=LAM, num_irc=2)),
-                         ("irc4", lambda f: nublur.admm_irc(y, f, lam=LAM, num_irc=4)),
-                         ("cg", lambda f: nublur.deconv_cg(y, f, LAM, prior="l1"))):
+        for key, run in runs:
             fresh = nublur.LinearMotionField(length, angle)  # each builds its own gather table
             with counting_blurs(applied[key]):
                 t0 = time.perf_counter()
-                estimate = run(fresh)
-                totals["t_" + key].append(time.perf_counter() - t0)
-            totals[key].append(psnr(estimate, truth))
-        totals["blurry"].append(psnr(y, truth))
-        rows.append(_row(name, totals, -1))
-    rows.append(_row("mean", {k: [np.mean(v)] for k, v in totals.items()}, 0))
+                estimate = run(y, fresh)
+                seconds[key].append(time.perf_counter() - t0)
+            psnrs[key].append(psnr(estimate, truth))
+        psnrs["blurry"].append(psnr(y, truth))
+        names.append(name)
+    labels = {key: label for key, label, _ in METHODS} | {"cg": "CG"}
+    irc_keys = keys[:-1]
+    rows = [_row(name, psnrs, seconds, irc_keys, i) for i, name in enumerate(names)]
+    rows.append(_row("mean", {k: [np.mean(v)] for k, v in psnrs.items()},
+                     {k: [np.mean(v)] for k, v in seconds.items()}, irc_keys, 0))
     print_table(f"Non-uniform linear motion (5-30 px), {args.size}x{args.size}, sigma 0.01, "
-                f"lam {LAM}: PSNR dB and seconds",
-                ["image", "blurry", "NU-IRC(2)", "NU-IRC(4)", "NU-CG", "IRC(2) s", "IRC(4) s",
-                 "CG s", "speed-up (2)", "speed-up (4)"], rows)
+                f"lam {LAM}: PSNR dB, seconds and CG's time over each IRC's",
+                ["image", "blurry"] + [f"NU-{labels[k]}" for k in keys]
+                + [f"{labels[k]} s" for k in keys] + [f"speed-up {labels[k]}" for k in irc_keys],
+                rows)
     rows = []
-    for key, name in (("irc2", "IRC(2)"), ("irc4", "IRC(4)"), ("cg", "CG")):
-        pixels, seconds = applied[key].pixels, applied[key].seconds
-        rows.append((name, f"{pixels / len(images) / args.size ** 2:.0f}",
-                     f"{seconds / len(images):.2f}",
-                     "-" if key == "cg" else f"{sum(totals['t_cg']) / seconds:.1f}x"))
+    for key in keys:
+        pixels, spent = applied[key].pixels, applied[key].seconds
+        rows.append((labels[key], f"{pixels / len(images) / args.size ** 2:.0f}",
+                     f"{spent / len(images):.2f}",
+                     "-" if key == "cg" else f"{sum(seconds['cg']) / spent:.1f}x"))
     print_table("H and H^T per image: applications (whole-image units), seconds, and CG's whole "
                 "time over that (IRC's speed-up if all else were free)",
                 ["method", "applications", "s in H, H^T", "bound on speed-up"], rows)
 
 
-def _row(name, totals, i):
-    t = {k: v[i] for k, v in totals.items()}
-    return (name, f"{t['blurry']:.2f}", f"{t['irc2']:.2f}", f"{t['irc4']:.2f}", f"{t['cg']:.2f}",
-            f"{t['t_irc2']:.2f}", f"{t['t_irc4']:.2f}", f"{t['t_cg']:.2f}",
-            f"{t['t_cg'] / t['t_irc2']:.1f}x", f"{t['t_cg'] / t['t_irc4']:.1f}x")
+def _row(name, psnrs, seconds, irc_keys, i):
+    keys = list(seconds)
+    return ((name, f"{psnrs['blurry'][i]:.2f}") + tuple(f"{psnrs[k][i]:.2f}" for k in keys)
+            + tuple(f"{seconds[k][i]:.2f}" for k in keys)
+            + tuple(f"{seconds['cg'][i] / seconds[k][i]:.1f}x" for k in irc_keys))
 
 
 if __name__ == "__main__":

@@ -496,13 +496,18 @@ def admm_irc(image, psf, *, halo: int | None = None, boundary: str = "reflect", 
     **options
         Passed to ``nublur.admm_irc`` (``lam``, ``prior``, ``num_admm``, ``num_irc``,
         ``rho``, ``support``, ``filter_rho``, ``lookup``); ``callback`` and ``progress``
-        are refused.
+        are refused. Tiles take 001's fixed IRC steps (``step="fixed"``): the optimal
+        steps of the whole-image solver weigh their directions by inner products over the
+        image, which no halo makes local; ``step="optimal"`` is refused.
 
     Returns
     -------
     dask.array.Array, the image's shape and chunks.
     """
     _refuse_whole_image_options(options, ("callback", "progress", "channel_axis"), "ADMM-IRC")
+    if options.setdefault("step", "fixed") != "fixed":
+        raise ValueError(f"step must be 'fixed' for tiled ADMM-IRC (the optimal steps "
+                         f"couple the whole image), got {options['step']!r}")
     field = _tile_field(psf, "psf")
     if not isinstance(field, UniformField):
         raise TypeError(f"tiled admm_irc takes a uniform PSF, got {type(field).__name__}: a "

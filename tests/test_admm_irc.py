@@ -361,3 +361,168 @@ def test_kept_label_spectra_give_the_same_compression():
                                _real_spectra(filters[::-1], grid).reshape(len(used), -1),
                                atol=1e-12)
     assert step_lut(0.1) is lut
+
+
+def _windowed_reference(filters, labels, weights, rows, cols, v):
+    """sum_t r_t (p_t * (r_t v)) in float64 with scipy, linear convolution, zero outside."""
+    from scipy.signal import convolve2d
+
+    h, w = v.shape
+    out = np.zeros((h, w))
+    hats = []
+    for centres, n in ((rows, h), (cols, w)):
+        if len(centres) == 1:
+            hats.append(np.ones((1, n)))
+            continue
+        d = np.abs(np.arange(n)[None] - centres[:, None]) / (centres[1] - centres[0])
+        hats.append(np.sqrt(np.maximum(0.0, 1.0 - d)))
+    for a, b in np.ndindex(len(rows), len(cols)):
+        p = np.tensordot(weights[a, b], filters[labels[a, b]], axes=1)
+        root = np.outer(hats[0][a], hats[1][b])
+        out += root * convolve2d(root * v, p, mode="same")
+    return out
+
+
+@pytest.mark.parametrize("shape,spacing", [((23, 30), 8), ((1, 17), 6), ((19, 9), 40)])
+def test_windowed_step_filters_equal_the_float64_reference_and_are_symmetric(shape, spacing,
+                                                                             rng):
+    from nublur.solvers._windowed_step import WindowedFilters, node_centres
+
+    filters = rng.standard_normal((5, 7, 7))
+    filters = 0.5 * (filters + filters[:, ::-1, ::-1])
+    rows, cols = node_centres(shape[0], spacing), node_centres(shape[1], spacing)
+    labels = rng.integers(0, 5, (len(rows), len(cols), 3))
+    weights = rng.random((len(rows), len(cols), 3))
+    op = WindowedFilters(filters, labels, weights, rows, cols, shape)
+    v = rng.standard_normal(shape)
+    expected = _windowed_reference(filters, labels, weights, rows, cols, v)
+    np.testing.assert_allclose(op(v), expected, atol=2e-5 * np.abs(expected).max())
+    dense = op.dense()
+    np.testing.assert_allclose(dense, dense.T, atol=1e-5 * np.abs(dense).max())
+
+
+def test_windowed_step_blends_node_spectra_on_the_fly_beyond_its_memory_budget(rng,
+                                                                               monkeypatch):
+    from nublur.solvers import _windowed_step
+    from nublur.solvers._windowed_step import WindowedFilters, node_centres
+
+    filters = rng.standard_normal((4, 9, 9))
+    rows, cols = node_centres(40, 10), node_centres(33, 10)
+    labels = rng.integers(0, 4, (len(rows), len(cols), 4))
+    weights = rng.random((len(rows), len(cols), 4))
+    v = rng.standard_normal((40, 33))
+    kept = WindowedFilters(filters, labels, weights, rows, cols, (40, 33))
+    monkeypatch.setattr(_windowed_step, "_KEPT_BYTES", 0)
+    blended = WindowedFilters(filters, labels, weights, rows, cols, (40, 33))
+    assert kept.node_spectra is not None and blended.node_spectra is None
+    np.testing.assert_allclose(blended(v), kept(v), atol=1e-5 * np.abs(kept(v)).max())
+
+
+def test_windowed_step_of_positive_filters_is_positive_semidefinite(rng):
+    """Each window term r_t (p_t * r_t .) is PSD when p_t's response is >= 0 (a Gaussian)."""
+    from nublur.solvers._windowed_step import WindowedFilters, node_centres
+
+    r = np.arange(-4, 5)
+    gauss = np.exp(-(r[:, None] ** 2 + r[None] ** 2) / 4.0)
+    filters = np.stack([gauss, 2 * gauss])
+    rows, cols = node_centres(14, 5), node_centres(12, 5)
+    labels = rng.integers(0, 2, (len(rows), len(cols), 1))
+    op = WindowedFilters(filters, labels, np.ones(labels.shape), rows, cols, (14, 12))
+    dense = op.dense()
+    eigenvalues = np.linalg.eigvalsh(0.5 * (dense + dense.T))
+    assert eigenvalues.min() >= -1e-5 * eigenvalues.max()
+
+
+def _small_problem(kind, rng, shape=(26, 24), boundary="reflect"):
+    from nublur.solvers import admm
+
+    if kind == "uniform":
+        field = nublur.UniformField(nublur.linear_kernel(7, 30, size=9))
+    else:
+        rows, cols = np.indices(shape)
+        field = nublur.LinearMotionField(5 + 6 * rows / shape[0], 10 + 90 * cols / shape[1])
+    return admm._Problem(field, shape, np.float64, boundary)
+
+
+def _normal_matrix(problem, rho):
+    n = problem.shape[0] * problem.shape[1]
+    eye = np.eye(n).reshape((n,) + problem.shape)
+    return np.stack([problem.normal(e, rho).ravel() for e in eye], axis=1)
+
+
+@pytest.mark.parametrize("kind", ["uniform", "linear"])
+@pytest.mark.parametrize("boundary", ["reflect", "replicate", "constant"])
+def test_optimal_x_update_minimises_eq5_over_its_directions(kind, boundary, rng):
+    """Against a dense float64 solve of eq. 5: an x-update of T steps is no worse in the A
+    norm than T damped IRC steps x <- x + tau S r with the same S, whatever tau (a scan),
+    and many steps reach the exact solution."""
+    from nublur.solvers import admm
+
+    rho = 0.1
+    problem = _small_problem(kind, rng, boundary=boundary)
+    a = _normal_matrix(problem, rho)
+    y, x0 = rng.random(problem.shape), rng.random(problem.shape)
+    targets = [rng.standard_normal(problem.shape) for _ in range(2)]
+    rhs = problem.blur_t(y) + np.sqrt(rho) * problem.grad_t(targets)
+    exact = np.linalg.solve(a, rhs.ravel()).reshape(problem.shape)
+
+    def error(x):
+        e = (x - exact).ravel()
+        return float(e @ a @ e)
+
+    def damped(step, tau, steps):
+        x = x0.copy()
+        for _ in range(steps):
+            x = x + tau * step(rhs - (a @ x.ravel()).reshape(x.shape))
+        return x
+
+    for steps in (1, 2, 3):
+        optimal = admm._SubspaceUpdate(problem, rho, steps, None, 1e-2)
+        optimal.start(problem, y)
+        best = min(error(damped(optimal.precondition, tau, steps))
+                   for tau in np.geomspace(1e-3, 10, 60))
+        assert error(optimal(x0, targets)) <= best * (1 + 1e-6)
+    many = admm._SubspaceUpdate(problem, rho, 40, None, 1e-2)
+    many.start(problem, y)
+    assert error(many(x0, targets)) <= 1e-8 * error(x0)
+
+
+def test_optimal_x_update_carries_its_residual_and_directions(rng):
+    """The residual carried into the next x-update is the fresh rhs - A x, and the kept
+    directions only ever help (a second update from the first one's result)."""
+    from nublur.solvers import admm
+
+    rho = 0.1
+    problem = _small_problem("linear", rng)
+    y, x0 = rng.random(problem.shape), rng.random(problem.shape)
+    first = [rng.standard_normal(problem.shape) for _ in range(2)]
+    second = [t + 0.1 * rng.standard_normal(problem.shape) for t in first]
+    update = admm._SubspaceUpdate(problem, rho, 2, None, 1e-2)
+    update.start(problem, y)
+    x1 = update(x0, first)
+    x2 = update(x1, second)
+    rhs = problem.blur_t(y) + np.sqrt(rho) * problem.grad_t(second)
+    np.testing.assert_allclose(update._carried[1], rhs - problem.normal(x2, rho), atol=1e-10)
+    fresh = admm._SubspaceUpdate(problem, rho, 2, None, 1e-2)
+    fresh.start(problem, y)
+    alone = fresh(x1.copy(), second)  # not the previous result: nothing is carried
+    a = _normal_matrix(problem, rho)
+    exact = np.linalg.solve(a, rhs.ravel())
+    err = lambda x: float((x.ravel() - exact) @ a @ (x.ravel() - exact))  # noqa: E731
+    assert err(x2) <= err(alone) * (1 + 1e-9)
+
+
+def test_admm_irc_step_modes(rng):
+    from scipy.ndimage import gaussian_filter
+
+    shape = (48, 48)
+    sharp = gaussian_filter(rng.random(shape), 1.5)
+    rows, cols = np.indices(shape)
+    field = nublur.LinearMotionField(6 + 8 * rows / 48, 20 + 60 * cols / 48)
+    y = nublur.blur(sharp, field) + 0.01 * rng.standard_normal(shape)
+    err = lambda x: np.sqrt(np.mean((x - sharp)[6:-6, 6:-6] ** 2))  # noqa: E731
+    optimal, fixed = (nublur.admm_irc(y, field, step=s) for s in ("optimal", "fixed"))
+    assert err(optimal) < err(y) and err(fixed) < err(y)
+    assert not np.allclose(optimal, fixed)
+    with pytest.raises(ValueError, match="step"):
+        nublur.admm_irc(y, field, step="adaptive")

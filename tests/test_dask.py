@@ -76,7 +76,7 @@ def test_tiled_admm_irc_is_within_its_halo_rule():
     truth = nublur.synth.dead_leaves((160, 160), rng).mean(axis=-1)
     psf = nublur.linear_kernel(7, 30.0)
     y = np.clip(nublur.blur(truth, psf) + rng.normal(0, 0.01, truth.shape), 0, 1)
-    whole = nublur.admm_irc(y, psf, num_admm=5)
+    whole = nublur.admm_irc(y, psf, num_admm=5, step="fixed")
     assert nd.admm_halo(psf, 5) < 80  # so that the 40 px tiles below are not one tile
     tiled = nd.admm_irc(y, psf, num_admm=5, chunks=40).compute()
     assert np.abs(tiled - whole).max() <= 1e-4
@@ -87,6 +87,8 @@ def test_tiled_admm_irc_is_within_its_halo_rule():
         nd.admm_irc(y, FIELDS["linear"])
     with pytest.raises(ValueError, match="callback"):
         nd.admm_irc(y, psf, callback=print)
+    with pytest.raises(ValueError, match="step"):
+        nd.admm_irc(y, psf, step="optimal")
 
 
 def test_rl_halo_follows_the_kernel_spread():

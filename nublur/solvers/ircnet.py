@@ -8,11 +8,11 @@ Stage t of ``stages`` (001 eqs. 4, 5, 15, with the factored IRC step of ``admm_i
             s = 1 .. irc_steps
     beta <- beta + G x - z
 
-S and tau are ``admm_irc``'s step operator and damping for a ``LinearMotionField`` at the
-base penalty (the blended LUT filters of 001 eq. 17); lam_t, rho_t and the step
-scales c_{t,s} come from a parameter file trained by ``training_torch.train_ircnet`` (torch is
-never imported here). With lam_t = lam, rho_t = rho and c = 1 this is ``admm_irc`` on a
-spatially varying field.
+S and tau are ``admm_irc(step="fixed")``'s step operator and damping for a
+``LinearMotionField`` at the base penalty (the blended LUT filters of 001 eq. 17); lam_t,
+rho_t and the step scales c_{t,s} come from a parameter file trained by
+``training_torch.train_ircnet`` (torch is never imported here). With lam_t = lam,
+rho_t = rho and c = 1 this is ``admm_irc(step="fixed")`` on a spatially varying field.
 
 Files (in ``nublur.models``): ``NAME.params.json`` (the parameters) and ``NAME.json`` (the card:
 its sha256, training data, measured figures). A parameter file whose hash differs from its
@@ -113,8 +113,8 @@ class IRCNetSolver:
     Call as ``solve(image, field, *, boundary="reflect", channel_axis=None, support=None,
     filter_rho=1e-2, lookup="softmax")``: ``field`` a ``LinearMotionField`` (lengths up to
     35 px; a uniform linear PSF as a constant one), the other arguments as in ``admm_irc``.
-    Every field takes the spatially varying path of ``admm_irc`` (blended LUT filters,
-    symmetrised step, power estimate on the problem itself), the one the parameters were
+    Every field takes the spatially varying path of ``admm_irc(step="fixed")`` (blended LUT
+    filters, symmetrised step, power estimate on the problem itself), the one the parameters were
     trained on: with the translation-invariant shortcut or a general PSF's own filter the
     trained step scales are not stable (measured: 17.4 dB against 25.2 for untrained ADMM-IRC
     on uniform linear PSFs, ``benchmarks/bench_ircnet.py``).
