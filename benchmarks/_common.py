@@ -133,3 +133,11 @@ def counting_blurs(work: OperatorWork):
         yield
     finally:
         admm._Problem.blur, admm._Problem.blur_t = saved
+
+
+def solve_step_table(rho: float) -> None:
+    """Every label's IRC step filter solved (and cached) before timing: the lazily solved
+    table would otherwise charge each new label to whichever solver meets it first."""
+    from nublur.solvers.admm import step_lut
+
+    step_lut(rho).filters_for(np.arange(511))

@@ -32,7 +32,7 @@ import imageio.v3 as iio
 import numpy as np
 
 import nublur
-from _common import print_table, shared_data
+from _common import print_table, shared_data, solve_step_table
 from bench_nonuniform import LAM, smooth_motion
 from nublur.metrics import psnr
 
@@ -50,14 +50,6 @@ def held_out_images(size: int, count: int):
             image = image[..., :3] @ np.array([0.299, 0.587, 0.114])
         top, left = ((n - size) // 2 for n in image.shape)
         yield path.stem, image[top:top + size, left:left + size]
-
-
-def _solve_whole_table(rho: float) -> None:
-    """Every label's IRC filter solved (and cached) before timing: the lazily solved table
-    would otherwise charge each new label to whichever solver meets it first."""
-    from nublur.solvers.admm import step_lut
-
-    step_lut(rho).filters_for(np.arange(511))
 
 
 def _run(solvers, images, spatially_varying: bool, sigma: float = 0.01):
@@ -108,7 +100,7 @@ def main(argv=None):
     warm_field = nublur.LinearMotionField(*smooth_motion(warm, (48, 48)))
     for solve in solvers.values():
         solve(warm.random((48, 48)), warm_field)
-    _solve_whole_table(net.parameters.base_rho)
+    solve_step_table(net.parameters.base_rho)
     scores, seconds = _run(solvers, held_out_images(args.size, args.count), True, args.noise)
     n = len(scores["blurry"])
     if n == 0:

@@ -18,6 +18,11 @@ on a grid of spacing s with w-wide filters; at s = 32 and w = 71 that is 100^2 p
 a tenth of the FFT work of the per-pixel blend of ``_IRCUpdate`` (32 basis filters on 200^2
 tiles, twice). The node spectra are blended from the labels' once and kept (40 kB a node at
 N = 100); beyond 128 MB of them (about 13 megapixels) they are blended at each use instead.
+
+It runs in the calling thread: alternated with the numba-parallel gather of the normal
+operator, tile threads cost more than they gained on 2 cores (one S and one normal operator at
+256^2: 26-30 ms in the calling thread, 34-36 ms with the thread pool; at 1024^2 S is a tenth
+of the normal operator's time either way).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._backend import fast_fft_size, fft_engine, kernel_spectra
-from ..operators._basis_fft import _worker, run_rows
+from ..operators._basis_fft import _worker
 from . import _windowed_numba as nb
 
 __all__ = ["WindowedFilters", "node_centres"]
@@ -114,9 +119,7 @@ class WindowedFilters:
                         nb.add_window(filtered[c], self.radius, rows, self.col_roots[b0 + c],
                                       i0, i1, j0, j1, out)
 
-        node_rows = list(range(len(self.row_spans)))
-        run_rows(work, node_rows[0::2])  # windows of node rows two apart never overlap
-        run_rows(work, node_rows[1::2])
+        work(range(len(self.row_spans)))
         return out
 
     def _multiply(self, spectrum, a, b):
