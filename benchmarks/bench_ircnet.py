@@ -20,7 +20,7 @@ each solver runs on a small image first and the whole filter table is solved bef
 timing, so JIT compilation and table building stay out of the times.
 
 Run: python benchmarks/bench_ircnet.py [--size 128] [--count 60] [--uniform-count 20]
-                                        [--noise 0.01] [--json PATH]
+                                        [--noise 0.01] [--json PATH] [--params PATH]
 """
 
 from __future__ import annotations
@@ -82,8 +82,10 @@ def main(argv=None):
     parser.add_argument("--uniform-count", type=int, default=20)
     parser.add_argument("--noise", type=float, default=0.01)
     parser.add_argument("--json", help="write the mean figures here (for the model card)")
+    parser.add_argument("--params", help="an IRC-Net NAME.params.json to measure instead of "
+                                         "the shipped one (its card beside it)")
     args = parser.parse_args(argv)
-    net = nublur.load_solver("ircnet")
+    net = nublur.load_solver("ircnet", path=args.params)
     stages, steps = net.parameters.stages, net.parameters.irc_steps
     solvers = {
         "IRC-Net": lambda y, f: net(y, f),

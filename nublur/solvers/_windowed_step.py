@@ -80,14 +80,15 @@ class WindowedFilters:
         # the centred part of a circular convolution of N >= span + w / 2 is wrap-free
         self.size = fast_fft_size(max(int(widest) + self.radius, 2 * self.radius + 1))
         self.engine = fft_engine()
+        self.filters = np.asarray(label_filters, np.float64)
         self.labels = np.ascontiguousarray(node_labels, dtype=np.int64)
         self.weights = np.ascontiguousarray(node_weights, dtype=np.float32)
-        self.spectra = kernel_spectra(np.asarray(label_filters, np.float64), self.size,
-                                      np.float32)
+        self.spectra = kernel_spectra(self.filters, self.size, np.float32)
         self.node_spectra = None
         if self.labels.shape[0] * self.labels.shape[1] * self.spectra[0].nbytes <= _KEPT_BYTES:
-            self.node_spectra = np.einsum("abk,abkij->abij", self.weights,
-                                          self.spectra[self.labels])
+            self.node_spectra = sum(self.weights[..., k, None, None]
+                                    * self.spectra[self.labels[..., k]]
+                                    for k in range(self.labels.shape[-1]))
         self.batch = min(_BATCH, len(col_centres))
         self._workspace().fft.prepare(range(1, self.batch + 1))
 
@@ -97,29 +98,22 @@ class WindowedFilters:
     def __call__(self, v: np.ndarray) -> np.ndarray:
         v = np.ascontiguousarray(v, dtype=np.float32)
         out = np.zeros(self.shape, np.float32)
+        fft = self._workspace().fft
         columns = len(self.col_spans)
-
-        def work(node_rows):
-            fft = self._workspace().fft
-            for a in node_rows:
-                i0, i1 = self.row_spans[a]
-                rows = self.row_roots[a]
-                for b0 in range(0, columns, self.batch):
-                    count = min(self.batch, columns - b0)
-                    for c in range(count):
-                        j0, j1 = self.col_spans[b0 + c]
-                        nb.load_window(v, rows, self.col_roots[b0 + c], i0, i1, j0, j1,
-                                       fft.real[c])
-                    spectra = fft.forward(count)
-                    for c in range(count):
-                        self._multiply(spectra[c], a, b0 + c)
-                    filtered = fft.inverse(count)
-                    for c in range(count):
-                        j0, j1 = self.col_spans[b0 + c]
-                        nb.add_window(filtered[c], self.radius, rows, self.col_roots[b0 + c],
-                                      i0, i1, j0, j1, out)
-
-        work(range(len(self.row_spans)))
+        for a, (i0, i1) in enumerate(self.row_spans):
+            rows = self.row_roots[a]
+            for b0 in range(0, columns, self.batch):
+                nodes = range(b0, min(b0 + self.batch, columns))
+                for c, b in enumerate(nodes):
+                    nb.load_window(v, rows, self.col_roots[b], i0, i1, *self.col_spans[b],
+                                   fft.real[c])
+                spectra = fft.forward(len(nodes))
+                for c, b in enumerate(nodes):
+                    self._multiply(spectra[c], a, b)
+                filtered = fft.inverse(len(nodes))
+                for c, b in enumerate(nodes):
+                    nb.add_window(filtered[c], self.radius, rows, self.col_roots[b], i0, i1,
+                                  *self.col_spans[b], out)
         return out
 
     def _multiply(self, spectrum, a, b):
@@ -128,6 +122,16 @@ class WindowedFilters:
             nb.multiply(spectrum, self.node_spectra[a, b])
         else:
             nb.blend_multiply(spectrum, self.spectra, self.labels[a, b], self.weights[a, b])
+
+    def node_filters(self) -> np.ndarray:
+        """(Ty, Tx, w, w) float64: each node's blended filter."""
+        return np.einsum("abk,abkij->abij", self.weights.astype(np.float64),
+                         self.filters[self.labels])
+
+    def node_roots(self) -> np.ndarray:
+        """(Ty, Tx, H, W) float64: r_t, each node's square-rooted hat window."""
+        return np.einsum("ai,bj->abij", self.row_roots.astype(np.float64),
+                         self.col_roots.astype(np.float64))
 
     def dense(self) -> np.ndarray:
         """The operator as an (H W, H W) float64 matrix (tests; small images only)."""
