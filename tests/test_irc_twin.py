@@ -123,24 +123,7 @@ def test_ircnet_parameters_get_gradients(rng):
         assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0
 
 
-@pytest.mark.parametrize("shape", [(40, 44), (96, 70)])
-def test_windowed_step_twin_equals_nublur(rng, shape):
-    from nublur.solvers import admm
-    from training_torch.ircnet import windowed_step
-
-    field = _smooth_linear_field(rng, shape, top=25.0)
-    problem = admm._Problem(field, shape, np.float64, "reflect")
-    update = admm._IRCUpdate(problem, 0.1, 2, None, 1e-2, invariant=False, operator="windowed")
-    op = prepare(field, shape, operator="windowed")
-    assert op.damping == update.damping
-    v = rng.standard_normal(shape)
-    expected = update.precondition(v)
-    got = windowed_step(torch.tensor(v), op.windowed).numpy()
-    assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
-
-
-@pytest.mark.parametrize("operator", ["pixel", "windowed"])
-def test_nublur_inference_equals_the_trained_torch_network(rng, operator):
+def test_nublur_inference_equals_the_trained_torch_network(rng):
     from nublur.solvers.ircnet import IRCNetSolver
     from training_torch.ircnet import parameters_of
 
@@ -154,9 +137,8 @@ def test_nublur_inference_equals_the_trained_torch_network(rng, operator):
         net.log_rho += torch.tensor([-0.4, 0.1, 0.2], dtype=torch.float64)
         net.log_step += torch.tensor([[0.2, -0.1], [0.1, 0.3], [-0.2, 0.0]],
                                      dtype=torch.float64)
-        expected = net(torch.tensor(y), prepare(field, shape, num_irc=2,
-                                                operator=operator)).numpy()
-    got = IRCNetSolver(parameters_of(net, step_operator=operator))(y, field)
+        expected = net(torch.tensor(y), prepare(field, shape, num_irc=2)).numpy()
+    got = IRCNetSolver(parameters_of(net))(y, field)
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
@@ -167,9 +149,8 @@ def test_export_round_trips(tmp_path):
     with torch.no_grad():
         net.log_step += 0.25
         net.shrink_coeffs += 0.1
-    path = export(net, tmp_path, "ircnet_test", {"training": "none"}, step_operator="windowed")
+    path = export(net, tmp_path, "ircnet_test", {"training": "none"})
     solver = nublur.load_solver("ircnet", path=path)
-    assert solver.parameters.step_operator == "windowed"
     np.testing.assert_allclose(solver.parameters.step_scale, np.exp(0.25), rtol=1e-12)
     np.testing.assert_allclose(solver.parameters.shrink_coeffs, 0.1, rtol=1e-12)
     assert solver.card["stages"] == 2 and solver.card["irc_steps"] == 3

@@ -33,26 +33,6 @@ def test_untrained_parameters_give_admm_irc(rng):
     assert np.abs(expected - y).max() > 0.05  # the solver did move the image
 
 
-def test_untrained_windowed_parameters_give_admm_with_the_windowed_step(rng):
-    """IRC-Net's unrolled loop at unit parameters is admm_irc's ADMM loop with the same fixed
-    IRC update (here with the windowed S)."""
-    from nublur.solvers import admm
-
-    shape = (40, 37)
-    field = _linear_field(shape)
-    y = nublur.blur(rng.random(shape), field) + 0.01 * rng.standard_normal(shape)
-    problem = admm._Problem(field, shape, y.dtype, "reflect")
-    update = admm._IRCUpdate(problem, 0.1, 2, None, 1e-2, invariant=False, operator="windowed")
-    update.start(problem, y)
-    expected = admm._admm(y, problem, 0.003, "l1", 3, 0.1, update, None, False, "")
-    params = _untrained(3, 2)
-    params = IRCNetParameters(params.lam, params.rho, params.step_scale,
-                              step_operator="windowed")
-    got = IRCNetSolver(params)(y, field)
-    np.testing.assert_allclose(got, expected, atol=1e-10)
-    assert np.abs(expected - y).max() > 0.05
-
-
 def test_constant_fields_take_the_trained_spatially_varying_path(rng):
     shape = (40, 40)
     sharp = rng.random(shape)
@@ -109,17 +89,15 @@ def test_tampered_or_invalid_files_are_refused(tmp_path):
         nublur.load_solver("cg")
 
 
-@pytest.mark.parametrize("knots,operator", [(0, "pixel"), (3, "windowed")])
-def test_parameters_round_trip_through_json(knots, operator):
+@pytest.mark.parametrize("knots", [0, 3])
+def test_parameters_round_trip_through_json(knots):
     p = IRCNetParameters(np.array([0.003, 0.002]), np.array([0.1, 0.05]),
                          np.array([[1.0, 1.2], [0.9, 1.1]]), 0.1,
-                         np.arange(2 * knots, dtype=float).reshape(2, knots), operator)
+                         np.arange(2 * knots, dtype=float).reshape(2, knots))
     q = IRCNetParameters.from_json(json.loads(json.dumps(p.to_json())))
     for name in ("lam", "rho", "step_scale", "shrink_coeffs"):
         np.testing.assert_array_equal(getattr(q, name), getattr(p, name))
-    assert q.base_rho == p.base_rho and q.step_operator == operator
-    legacy = {k: v for k, v in p.to_json().items() if k != "step_operator"}
-    assert IRCNetParameters.from_json(legacy).step_operator == "pixel"
+    assert q.base_rho == p.base_rho
 
 
 def test_invalid_parameters_are_refused():
@@ -129,9 +107,6 @@ def test_invalid_parameters_are_refused():
         IRCNetParameters(np.full(3, 0.003), np.full(2, 0.1), np.ones((3, 2)))
     with pytest.raises(ValueError, match="format"):
         IRCNetParameters.from_json({"format": 99})
-    with pytest.raises(ValueError, match="step_operator"):
-        IRCNetParameters(np.full(2, 0.003), np.full(2, 0.1), np.ones((2, 2)),
-                         step_operator="blend")
 
 
 def test_bad_input_is_refused_before_work(rng):

@@ -80,10 +80,10 @@ class WindowedFilters:
         # the centred part of a circular convolution of N >= span + w / 2 is wrap-free
         self.size = fast_fft_size(max(int(widest) + self.radius, 2 * self.radius + 1))
         self.engine = fft_engine()
-        self.filters = np.asarray(label_filters, np.float64)
         self.labels = np.ascontiguousarray(node_labels, dtype=np.int64)
         self.weights = np.ascontiguousarray(node_weights, dtype=np.float32)
-        self.spectra = kernel_spectra(self.filters, self.size, np.float32)
+        self.spectra = kernel_spectra(np.asarray(label_filters, np.float64), self.size,
+                                      np.float32)
         self.node_spectra = None
         if self.labels.shape[0] * self.labels.shape[1] * self.spectra[0].nbytes <= _KEPT_BYTES:
             self.node_spectra = sum(self.weights[..., k, None, None]
@@ -122,16 +122,6 @@ class WindowedFilters:
             nb.multiply(spectrum, self.node_spectra[a, b])
         else:
             nb.blend_multiply(spectrum, self.spectra, self.labels[a, b], self.weights[a, b])
-
-    def node_filters(self) -> np.ndarray:
-        """(Ty, Tx, w, w) float64: each node's blended filter."""
-        return np.einsum("abk,abkij->abij", self.weights.astype(np.float64),
-                         self.filters[self.labels])
-
-    def node_roots(self) -> np.ndarray:
-        """(Ty, Tx, H, W) float64: r_t, each node's square-rooted hat window."""
-        return np.einsum("ai,bj->abij", self.row_roots.astype(np.float64),
-                         self.col_roots.astype(np.float64))
 
     def dense(self) -> np.ndarray:
         """The operator as an (H W, H W) float64 matrix (tests; small images only)."""

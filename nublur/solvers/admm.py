@@ -157,21 +157,12 @@ class _IRCUpdate:
     corners), otherwise on the problem itself. Where the boundary folds the padding back,
     H^T H 1 exceeds 1 near the border; S divides the step there by that local gain (a diagonal
     preconditioner, as RL's H^T 1), which keeps the border modes from dictating tau.
-
-    ``operator="windowed"`` (IRC-Net parameters trained with it) replaces the per-pixel blend
-    of a spatially varying field by the windowed node filters of ``_windowed_step``.
     """
 
     def __init__(self, problem: _Problem, rho: float, num_irc: int, support, filter_rho,
-                 lookup: str = "softmax", invariant: bool | None = None,
-                 operator: str = "pixel"):
+                 lookup: str = "softmax", invariant: bool | None = None):
         self.problem, self.num_irc, self.rho = problem, num_irc, rho
         field = problem.field
-        if invariant is None:
-            invariant = _translation_invariant(field)
-        if operator == "windowed" and isinstance(field, LinearMotionField) and not invariant:
-            self._windowed(field, support, filter_rho, lookup)
-            return
         if isinstance(field, LinearMotionField):
             filters, responses = self._blend(field, support, filter_rho, lookup)
         else:
@@ -181,6 +172,8 @@ class _IRCUpdate:
             filters = FilterOperator(p[0], boundary=_step_boundary(problem.boundary))
         self.spectral_max = float(responses.max())
         self.spectral_min = float(responses.min())
+        if invariant is None:
+            invariant = _translation_invariant(field)
         self.precondition = _Preconditioner(filters, _border_scale(problem), not invariant)
         if invariant:  # a small problem with the same borders suffices
             proxy, proxy_filters = _proxy(problem, filters)
@@ -190,18 +183,6 @@ class _IRCUpdate:
             estimate = _power_estimate(problem, self.precondition, rho, iters=8)
         top = max(self.spectral_max, 1.1 * estimate)
         # Richardson's best fixed step for a spectrum in [e_min, e_max]: 2 / (e_min + e_max)
-        self.damping = 1.9 / (max(self.spectral_min, 0.0) + top)
-
-    def _windowed(self, field, support, filter_rho, lookup):
-        """``operator="windowed"``: S the windowed node filters of ``_windowed_step``
-        (symmetric, no border scale), tau from their response range and a power estimate on
-        the problem itself, as for the per-pixel blend."""
-        self.precondition, responses = _windowed_step(field, self.problem.shape, self.rho,
-                                                      support, filter_rho, lookup)
-        self.spectral_max = float(responses.max())
-        self.spectral_min = float(responses.min())
-        estimate = _power_estimate(self.problem, self.precondition, self.rho, iters=8)
-        top = max(self.spectral_max, 1.1 * estimate)
         self.damping = 1.9 / (max(self.spectral_min, 0.0) + top)
 
     def _blend(self, field, support, filter_rho, lookup):
@@ -281,7 +262,7 @@ class _SubspaceUpdate:
             self.precondition = _Preconditioner(filters, _border_scale(problem), False)
         else:
             self.precondition = _windowed_step(field, problem.shape, rho, support, filter_rho,
-                                               lookup)[0]
+                                               lookup)
         self._carried, self._kept = None, []
 
     def start(self, problem: _Problem, y: np.ndarray) -> None:
@@ -325,19 +306,16 @@ def _windowed_step(field: LinearMotionField, shape, rho, support, filter_rho, lo
     """The step operator S of ``_SubspaceUpdate`` for a spatially varying linear field: the
     LUT filters of each node's motion (eq. 17 blend or nearest label, each label scaled by
     its best Richardson step as in ``_IRCUpdate``) on a grid of ``NODE_SPACING`` px, joined
-    by hat windows (``_windowed_step.WindowedFilters``); the field is sampled at the nodes.
-    Returns the operator and the used labels' step-scaled response ranges (min, max)."""
+    by hat windows (``_windowed_step.WindowedFilters``); the field is sampled at the nodes."""
     lut = step_lut(rho, support, filter_rho)
     rows, cols = (node_centres(n, NODE_SPACING) for n in shape)
     at = np.ix_(np.round(rows).astype(int), np.round(cols).astype(int))
     labels, weights = _lookup(lut, field.length[at], field.angle[at], lookup)
     used, inverse = np.unique(labels, return_inverse=True)
     inverse = inverse.reshape(labels.shape)
-    ranges = lut.response_range(used)
-    steps = 2.0 / ranges.sum(axis=1)
-    operator = WindowedFilters(lut.filters_for(used)[:, 0], inverse, weights * steps[inverse],
-                               rows, cols, shape)
-    return operator, ranges * steps[:, None]
+    steps = 2.0 / lut.response_range(used).sum(axis=1)
+    return WindowedFilters(lut.filters_for(used)[:, 0], inverse, weights * steps[inverse],
+                           rows, cols, shape)
 
 
 def _lookup(lut, length, angle, lookup: str):

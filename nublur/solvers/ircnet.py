@@ -54,10 +54,6 @@ class IRCNetParameters:
     shrink_coeffs : ndarray (stages, knots)
         Coefficients of the shrinkage's hat functions (``shrink``); (stages, 0) is soft
         thresholding.
-    step_operator : "pixel" or "windowed"
-        The S the parameters were trained with: the LUT filters blended at every pixel
-        (symmetrised, border scaled) or at nodes every 32 px joined by hat windows
-        (``admm._windowed_step``, a tenth of the FFT work); files without it are "pixel".
     """
 
     lam: np.ndarray
@@ -65,7 +61,6 @@ class IRCNetParameters:
     step_scale: np.ndarray
     base_rho: float = 0.1
     shrink_coeffs: np.ndarray | None = None
-    step_operator: str = "pixel"
 
     def __post_init__(self):
         lam, rho = np.asarray(self.lam, float), np.asarray(self.rho, float)
@@ -83,9 +78,6 @@ class IRCNetParameters:
         if coeffs.ndim != 2 or coeffs.shape[0] != lam.shape[0] or not np.all(np.isfinite(coeffs)):
             raise ValueError("IRC-Net parameters: shrink_coeffs must be finite, (stages, knots), "
                              f"got {coeffs.shape}")
-        if self.step_operator not in ("pixel", "windowed"):
-            raise ValueError("IRC-Net parameters: step_operator must be 'pixel' or 'windowed', "
-                             f"got {self.step_operator!r}")
         object.__setattr__(self, "shrink_coeffs", coeffs)
         object.__setattr__(self, "lam", lam)
         object.__setattr__(self, "rho", rho)
@@ -102,8 +94,7 @@ class IRCNetParameters:
     def to_json(self) -> dict:
         return {"format": _FORMAT, "lam": self.lam.tolist(), "rho": self.rho.tolist(),
                 "step_scale": self.step_scale.tolist(), "base_rho": float(self.base_rho),
-                "shrink_coeffs": self.shrink_coeffs.tolist(),
-                "step_operator": self.step_operator}
+                "shrink_coeffs": self.shrink_coeffs.tolist()}
 
     @classmethod
     def from_json(cls, obj: dict) -> "IRCNetParameters":
@@ -113,8 +104,7 @@ class IRCNetParameters:
         coeffs = obj.get("shrink_coeffs")
         return cls(np.asarray(obj["lam"]), np.asarray(obj["rho"]),
                    np.asarray(obj["step_scale"]), float(obj["base_rho"]),
-                   None if coeffs is None else np.asarray(coeffs, float),
-                   obj.get("step_operator", "pixel"))
+                   None if coeffs is None else np.asarray(coeffs, float))
 
 
 class IRCNetSolver:
@@ -152,7 +142,7 @@ class IRCNetSolver:
             problem = _Problem(field, y.shape, y.dtype, boundary)
             if update is None:
                 update = _IRCUpdate(problem, p.base_rho, p.irc_steps, support, filter_rho,
-                                    lookup, invariant=False, operator=p.step_operator)
+                                    lookup, invariant=False)
             update.start(problem, y)
             outs.append(_unrolled(y, problem, update, p))
         return _finish(outs, axis, channel_axis)

@@ -31,8 +31,7 @@ from nublur.operators.blur import as_field
 from .irc_twin import (GatherBlur, Padding, filter_adjoint, filter_forward,
                        finite_difference, finite_difference_adjoint)
 
-__all__ = ["IRCNet", "Prepared", "WindowedStep", "prepare", "parameters_of", "export",
-           "windowed_step"]
+__all__ = ["IRCNet", "Prepared", "prepare", "parameters_of", "export"]
 
 
 @dataclasses.dataclass
@@ -47,60 +46,22 @@ class Prepared:
     damping: float
     symmetrize: bool
     boundary: str
-    windowed: "WindowedStep | None" = None
-
-
-@dataclasses.dataclass
-class WindowedStep:
-    """nublur's windowed IRC step S v = sum_t r_t (p_t * (r_t v)) (``_windowed_step``):
-    the nodes' square-rooted hat windows and filter spectra on the linear-convolution grid."""
-
-    roots: torch.Tensor  # (T, H, W)
-    spectra: torch.Tensor  # (T, M1, M2 // 2 + 1)
-    radius: int
-    grid: tuple
-
-
-def _windowed_twin(step, dtype) -> WindowedStep:
-    h, w = step.shape
-    r = step.radius
-    grid = (h + 2 * r, w + 2 * r)
-    filters = step.node_filters().reshape((-1,) + step.filters.shape[1:])
-    spectra = torch.fft.rfft2(torch.as_tensor(filters, dtype=dtype), s=grid)
-    roots = torch.as_tensor(step.node_roots().reshape(-1, h, w), dtype=dtype)
-    return WindowedStep(roots, spectra, r, grid)
-
-
-def windowed_step(v: torch.Tensor, op: WindowedStep) -> torch.Tensor:
-    """S v for v (..., H, W): linear convolutions (zero outside the image) of the windows."""
-    h, w = v.shape[-2:]
-    r = op.radius
-    windows = v[..., None, :, :] * op.roots
-    filtered = torch.fft.irfft2(torch.fft.rfft2(windows, s=op.grid) * op.spectra, s=op.grid)
-    return (filtered[..., r:r + h, r:r + w] * op.roots).sum(dim=-3)
 
 
 def prepare(field, shape, *, rho: float = 0.1, boundary: str = "reflect",
             support: int | None = None, filter_rho: float = 1e-2, lookup: str = "softmax",
-            num_irc: int = 2, invariant: bool | None = None, operator: str = "pixel",
+            num_irc: int = 2, invariant: bool | None = None,
             dtype=torch.float64) -> Prepared:
     """The operators ``nublur.admm_irc`` builds for ``field`` on ``shape`` images, as tensors:
     the gather H, the IRC step filters with their per-pixel mixing and border scale, the
     damping (from nublur's own step rule). ``invariant=False`` takes the spatially varying
-    path for a constant field too (what ``nublur.load_solver("ircnet")`` does);
-    ``operator="windowed"`` takes the windowed S of a spatially varying linear field."""
-    from nublur.solvers._windowed_step import WindowedFilters
+    path for a constant field too (what ``nublur.load_solver("ircnet")`` does)."""
     from nublur.solvers.admm import _IRCUpdate, _Problem
 
     field = as_field(field, "field")
     problem = _Problem(field, tuple(shape), np.dtype(np.float64), boundary)
-    update = _IRCUpdate(problem, rho, num_irc, support, filter_rho, lookup, invariant,
-                        operator)
+    update = _IRCUpdate(problem, rho, num_irc, support, filter_rho, lookup, invariant)
     step = update.precondition
-    if isinstance(step, WindowedFilters):
-        none = torch.zeros(0, dtype=dtype)
-        return Prepared(GatherBlur(field, shape, boundary, dtype), None, none, None, none,
-                        float(update.damping), False, boundary, _windowed_twin(step, dtype))
     filters = torch.as_tensor(step.filters.filters, dtype=dtype)
     mixing = None if step.filters.mixing is None else torch.as_tensor(step.filters.mixing,
                                                                        dtype=dtype)
@@ -120,10 +81,7 @@ def _grad_t(vs, boundary):
 
 
 def _step_operator(v, op: Prepared):
-    """S v = s^1/2 M s^1/2 v (M symmetrised for a spatially varying blend), or the windowed
-    S (``windowed_step``)."""
-    if op.windowed is not None:
-        return windowed_step(v, op.windowed)
+    """S v = s^1/2 M s^1/2 v (M symmetrised for a spatially varying blend)."""
     u = op.root * v
     forward = filter_forward(u, op.filters, op.mixing, op.padding)
     if not op.symmetrize:
@@ -184,18 +142,17 @@ class IRCNet(nn.Module):
         return x
 
 
-def parameters_of(model: IRCNet, base_rho: float = 0.1, step_operator: str = "pixel"):
+def parameters_of(model: IRCNet, base_rho: float = 0.1):
     """The trained values as ``nublur.solvers.ircnet.IRCNetParameters``."""
     from nublur.solvers.ircnet import IRCNetParameters
 
     with torch.no_grad():
         return IRCNetParameters(model.log_lam.exp().numpy(), model.log_rho.exp().numpy(),
                                 model.log_step.exp().numpy(), base_rho,
-                                model.shrink_coeffs.numpy().copy(), step_operator)
+                                model.shrink_coeffs.numpy().copy())
 
 
-def export(model: IRCNet, out_dir, name: str, card: dict, base_rho: float = 0.1,
-           step_operator: str = "pixel"):
+def export(model: IRCNet, out_dir, name: str, card: dict, base_rho: float = 0.1):
     """Write ``NAME.params.json`` and its card ``NAME.json`` (with the payload's sha256) into
     ``out_dir``, each atomically; returns the payload path."""
     import hashlib
@@ -205,8 +162,7 @@ def export(model: IRCNet, out_dir, name: str, card: dict, base_rho: float = 0.1,
     from nublur.io import atomic_write, write_json
 
     out_dir = Path(out_dir)
-    payload = json.dumps(parameters_of(model, base_rho, step_operator).to_json(),
-                         indent=1).encode()
+    payload = json.dumps(parameters_of(model, base_rho).to_json(), indent=1).encode()
     path = out_dir / f"{name}.params.json"
     atomic_write(path, lambda tmp: Path(tmp).write_bytes(payload))
     card = dict(card, name=name, sha256=hashlib.sha256(payload).hexdigest(),

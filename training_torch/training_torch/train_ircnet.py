@@ -12,9 +12,8 @@ from a 6 px border.
 
 The config (JSON) sets: out, steps, pool, crop, stages, irc_steps, lam, rho, lr, noise,
 min_length, max_length, seed, checkpoint_every, max_minutes, knots (hat functions of the
-learned shrinkage, 0: soft thresholding), init_checkpoint and step_operator (the IRC step S:
-"pixel", the per-pixel LUT blend, or "windowed", nublur's node filters joined by hat
-windows). Training resumes from ``out/last.pt`` when it exists; otherwise, with init_checkpoint, a new stage starts from that
+learned shrinkage, 0: soft thresholding) and init_checkpoint. Training resumes from
+``out/last.pt`` when it exists; otherwise, with init_checkpoint, a new stage starts from that
 checkpoint's parameters and step (fresh optimizer). Losses go to ``out/log.csv``.
 """
 
@@ -38,7 +37,7 @@ from .train import load_config as load_training_config
 DEFAULTS = {"out": "runs/ircnet", "steps": 400, "pool": 48, "crop": 96, "stages": 5,
             "irc_steps": 2, "lam": 0.003, "rho": 0.1, "lr": 0.02, "noise": 0.01,
             "min_length": 3.0, "max_length": 31.0, "seed": 0, "checkpoint_every": 20,
-            "max_minutes": None, "knots": 0, "init_checkpoint": None, "step_operator": "pixel"}
+            "max_minutes": None, "knots": 0, "init_checkpoint": None}
 _BORDER = 6
 
 
@@ -103,8 +102,7 @@ def make_pair(rng, config):
     noise = config["noise"]
     sigma = rng.uniform(*noise) if isinstance(noise, (list, tuple)) else float(noise)
     blurry = nublur.blur(sharp, field) + sigma * rng.standard_normal(shape)
-    op = prepare(field, shape, rho=config["rho"], num_irc=config["irc_steps"],
-                 operator=config["step_operator"])
+    op = prepare(field, shape, rho=config["rho"], num_irc=config["irc_steps"])
     return torch.tensor(blurry), torch.tensor(sharp), op
 
 
@@ -185,8 +183,7 @@ def export_checkpoint(checkpoint, out_dir, name: str, metrics: dict | None = Non
                             "nublur's LUT filters (not trained)",
             "training": {"data": TRAINING_DATA, "steps": state["step"], "config": config},
             "metrics": metrics or {}}
-    return export(model, out_dir, name, card, base_rho=config["rho"],
-                  step_operator=config.get("step_operator", "pixel"))
+    return export(model, out_dir, name, card, base_rho=config["rho"])
 
 
 def main(argv=None):
