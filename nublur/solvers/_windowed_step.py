@@ -122,9 +122,3 @@ class WindowedFilters:
             nb.multiply(spectrum, self.node_spectra[a, b])
         else:
             nb.blend_multiply(spectrum, self.spectra, self.labels[a, b], self.weights[a, b])
-
-    def dense(self) -> np.ndarray:
-        """The operator as an (H W, H W) float64 matrix (tests; small images only)."""
-        h, w = self.shape
-        eye = np.eye(h * w).reshape(h * w, h, w)
-        return np.stack([self(e).ravel() for e in eye], axis=1).astype(np.float64)

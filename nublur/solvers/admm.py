@@ -166,10 +166,8 @@ class _IRCUpdate:
         if isinstance(field, LinearMotionField):
             filters, responses = self._blend(field, support, filter_rho, lookup)
         else:
-            kernel_set = _kernel_set(field.psf, gradient_filters() * np.sqrt(rho))
-            size = support or max(31, 4 * field.psf.shape[0] + 1)
-            p, responses = preconditioner_filters(kernel_set[None], size, filter_rho)
-            filters = FilterOperator(p[0], boundary=_step_boundary(problem.boundary))
+            filters, responses = _uniform_filter(field.psf, rho, support, filter_rho,
+                                                 problem.boundary)
         self.spectral_max = float(responses.max())
         self.spectral_min = float(responses.min())
         if invariant is None:
@@ -188,11 +186,7 @@ class _IRCUpdate:
     def _blend(self, field, support, filter_rho, lookup):
         """Blended, step-scaled LUT filters of a linear field and their response ranges."""
         lut = step_lut(self.rho, support, filter_rho)
-        if lookup == "softmax":
-            labels, weights = lut.blend(field.length, field.angle)
-        else:
-            labels = lut.nearest(field.length, field.angle)[..., None]
-            weights = np.ones(labels.shape)
+        labels, weights = _lookup(lut, field.length, field.angle, lookup)
         used, inverse = np.unique(labels, return_inverse=True)
         self.labels = used
         inverse = inverse.reshape(labels.shape)
@@ -335,11 +329,18 @@ def _invariant_filter(field: KernelField, rho, support, filter_rho, lookup, boun
         labels, weights = _lookup(lut, field.length[0, 0], field.angle[0, 0], lookup)
         steps = 2.0 / lut.response_range(labels).sum(axis=1)
         p = np.tensordot(weights * steps, lut.filters_for(labels)[:, 0], axes=1)
-    else:
-        kernel_set = _kernel_set(field.psf, gradient_filters() * np.sqrt(rho))
-        size = support or max(31, 4 * field.psf.shape[0] + 1)
-        p = preconditioner_filters(kernel_set[None], size, filter_rho)[0][0]
-    return FilterOperator(p, boundary=_step_boundary(boundary))
+        return FilterOperator(p, boundary=_step_boundary(boundary))
+    return _uniform_filter(field.psf, rho, support, filter_rho, boundary)[0]
+
+
+def _uniform_filter(psf, rho, support, filter_rho, boundary):
+    """The IRC step filter of a uniform PSF (``preconditioner_filters`` of {k, sqrt(rho) g_1,
+    sqrt(rho) g_2} on max(31, 4K + 1) px unless ``support``) with the step boundary of
+    ``_step_boundary``, and its response."""
+    kernel_set = _kernel_set(psf, gradient_filters() * np.sqrt(rho))
+    size = support or max(31, 4 * psf.shape[0] + 1)
+    p, responses = preconditioner_filters(kernel_set[None], size, filter_rho)
+    return FilterOperator(p[0], boundary=_step_boundary(boundary)), responses
 
 
 @functools.lru_cache(maxsize=4)
