@@ -92,7 +92,8 @@ def decompose(n: int) -> list:
     settings = P.noise_adapted(P.Settings(), P.noise_level(lum))
     start = pad_kernel(psf, size)
     none = np.zeros(lum.shape, dtype=bool)
-    fixed = P._finish(P._scale(lum, none, start, 1e-3, settings, refit=True)[0])
+    fixed = P._finish(P._scale(lum, none, start, 1e-3, settings, settings.fine_iterations,
+                               refit=True)[0])
     grads = P._masked_gradients(lum, none, size)
     oracle = P._finish(P._refit(lum_sharp, grads, start, settings))
     kernels = (oracle, fixed, nublur.estimate_psf(y, channel_axis=-1, kernel_size=size),
