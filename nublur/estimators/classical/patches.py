@@ -151,7 +151,6 @@ class ClassicalEstimator:
         # (bench_blind.py) and 47 % more time on a 1200 x 900 photo; 10 for the whole image
         # alone measured worse on both (26.90 / 29.01 dB against 27.15 / 29.46)
         self.settings = Settings(prior=_checked_prior(kernel_prior), fine_iterations=5)
-        self._patch_settings = dataclasses.replace(self.settings, lam=2e-3)
         if camera not in (None, "rotation"):
             raise ValueError(f"camera must be None or 'rotation', got {camera!r}")
         self.camera = camera
@@ -231,7 +230,9 @@ class ClassicalEstimator:
                     patch, sat = y[r0:r1, c0:c1], saturated[r0:r1, c0:c1]
                     own[a, b] = self._usable(patch, sat)
                     if own[a, b]:
-                        k = _estimate(patch, sat, window, self._patch_settings, initial=psf)
+                        k = _estimate(patch, sat, window,
+                                      dataclasses.replace(self.settings, lam=2e-3),
+                                      initial=psf)
                     else:
                         k = psf
                     kernels[a, b] = pad_kernel(k, window)

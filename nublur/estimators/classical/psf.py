@@ -285,7 +285,8 @@ def automatic_size(y, saturated, window, settings: Settings) -> int:
     shape = (max(8, int(round(h * f))), max(8, int(round(w * f))))
     small = resize(y, shape, order=1, anti_aliasing=True)
     sat = resize(saturated.astype(float), shape, order=1) > 0
-    k = _estimate(small, sat, sizes[stop], settings, trim=True)
+    k = _estimate(small, sat, sizes[stop],
+                  dataclasses.replace(settings, fine_iterations=settings.iterations), trim=True)
     support = trim_kernel(k, margin=0).shape[0] / f
     return int(np.clip(2 * int(math.ceil(support * 0.6 + 3)) + 1, 7, window)) | 1
 
@@ -349,7 +350,7 @@ def _estimate(y, saturated, window, settings: Settings, *, trim=False, initial=N
         k = pad_kernel(k, size) if k.shape[0] != size else k
         k = centre_kernel(k / k.sum())
         finest = s == len(sizes) - 1
-        count = settings.fine_iterations if finest and not trim else settings.iterations
+        count = settings.fine_iterations if finest else settings.iterations
         k, lam_now, latent = _scale(ys, sat, k, lam_now, settings, count, refit=finest)
         per_scale.append(k.copy())
         used_sizes.append(size)
