@@ -177,7 +177,7 @@ def gyro_table(crops: int, with_kpn: bool = False, estimator=None):
     return g
 
 
-def heldout_table(count: int = 18, camera=None):
+def heldout_table(count: int = 18, camera=None, grid=None):
     """The deblur plan on a family no setting was chosen on: BSD68 scenes (gray) under
     uniform linear motion (3-27 px) or camera shake (9-41 px windows, random exposure),
     noise 0.005 / 0.01; PSNR up to integer shift."""
@@ -190,7 +190,7 @@ def heldout_table(count: int = 18, camera=None):
 
     from nublur.metrics import psnr_shift_compensated as psnr_shift
 
-    estimator = nublur.load_estimator("classical", gamma=1.0, camera=camera)
+    estimator = nublur.load_estimator("classical", gamma=1.0, camera=camera, grid=grid)
     rows, values = [], []
     for n in range(count):
         rng = np.random.default_rng(100 + n)
@@ -306,7 +306,11 @@ def main(argv=None):
     parser.add_argument("--sheet", help="write the Lai contact sheet here (outside the repo)")
     parser.add_argument("--camera", choices=["rotation"],
                         help="the classical estimator's camera model (gyro, held-out, sheet)")
+    parser.add_argument("--uniform", action="store_true",
+                        help="one PSF for the whole image (load_estimator('uniform')) on gyro "
+                             "and held-out")
     args = parser.parse_args(argv)
+    grid = (1, 1) if args.uniform else None
     if not args.skip_levin:
         estimators = {"estimate_psf (automatic size)": _psf_estimator()}
         if args.sparsity:
@@ -317,10 +321,11 @@ def main(argv=None):
             estimators["kpn (shipped network)"] = _kpn_estimator()
         levin_table(estimators)
     if not args.skip_gyro:
-        estimator = nublur.load_estimator("classical", gamma=1.0, camera=args.camera)
+        estimator = nublur.load_estimator("classical", gamma=1.0, camera=args.camera,
+                                          grid=grid)
         gyro_table(args.crops, args.with_kpn, estimator)
     if not args.skip_heldout:
-        heldout_table(camera=args.camera)
+        heldout_table(camera=args.camera, grid=grid)
     if not args.skip_photo:
         photo_table()
     if args.sheet:

@@ -74,9 +74,14 @@ def _estimate_field(spec: str, image, quiet: bool, kernel_size=None):
     else:
         field = estimator.estimate(image, channel_axis=axis)
     if not quiet:
+        from .estimators.classical.psf import TRUNCATED_MASS
+
         kernels = getattr(field, "num_basis", getattr(field, "num_nodes", 1))
         extra = "" if info is None else \
             f", confidence {info.confidence:.2f}, blur radius {info.blur_radius:.1f} px"
+        if getattr(info, "border_mass", 0.0) >= TRUNCATED_MASS:
+            extra += (" (the kernel reaches the border of its window: not trusted; a larger "
+                      "--kernel-size may help)")
         print(f"estimated a {kernels}-kernel field ({field.kernel_size} px) in "
               f"{time.perf_counter() - t0:.1f} s{extra}", file=sys.stderr)
     return field, info

@@ -10,7 +10,8 @@ import nublur
 from nublur.estimators.classical import ClassicalEstimator, estimate_psf, refine_field
 from nublur.estimators.classical._kernel import (centre_kernel, clean_kernel,
                                                  kernel_least_squares, pad_kernel)
-from nublur.estimators.classical.psf import _masked_gradients
+from nublur.estimators.classical.psf import (TRUNCATED_MASS, _masked_gradients,
+                                             border_mass)
 
 
 def aligned_ncc(a, b):
@@ -129,6 +130,29 @@ def test_estimate_psf_returns_diagnostics(scene, rng):
     assert len(info.kernels) == len(info.sizes) >= 3
     assert 0 <= info.confidence <= 1 and info.reblur_error < 0.05
     assert 0.002 < info.noise < 0.02
+
+
+def test_border_mass_counts_the_rim_above_the_final_threshold():
+    k = np.zeros((7, 7))
+    k[3, 3] = 1.0
+    k[0, 2] = 0.25  # on the rim
+    k[1, 1] = 0.25  # inside
+    k[6, 6] = 0.04  # below 1/20 of the max: not counted
+    assert border_mass(k) == pytest.approx(0.25 / 1.5)
+    assert border_mass(pad_kernel(nublur.linear_kernel(9, 30.0), 15)) == 0.0
+
+
+def test_a_kernel_cut_by_its_window_is_not_trusted(scene, rng):
+    """A 31 px line estimated in a 9 px window cannot fit: the kernel fills the window to its
+    border, and the estimate reports confidence 0 (the deblur plan then leaves the image
+    alone); in a window that holds it, the same blur gives a kernel off the border."""
+    y = blurred(scene, nublur.linear_kernel(31, 0.0), rng, noise=0.005)
+    _, cut = estimate_psf(y, kernel_size=9, return_info=True)
+    assert cut.border_mass >= TRUNCATED_MASS and cut.confidence == 0.0
+    assert nublur.deblur_plan(confidence=cut.confidence, radius=cut.blur_radius).action == \
+        "none"
+    _, fits = estimate_psf(y, kernel_size=41, return_info=True)
+    assert fits.border_mass < TRUNCATED_MASS and fits.confidence > 0.5
 
 
 def test_sparsity_candidates_keep_the_one_that_reblurs_best(scene, rng):

@@ -253,6 +253,26 @@ def test_blur_too_small_to_remove_safely_leaves_the_photo_unchanged(
     assert np.array_equal(iio.imread(out), iio.imread(blurry_photo))
 
 
+def test_a_kernel_window_too_small_for_the_blur_is_said_and_leaves_the_photo_unchanged(
+        tmp_path, capsys):
+    """A 31 px motion with --kernel-size 9: the kernel fills its window to the border, so the
+    estimate is not trusted (confidence 0) and the photo is written unchanged."""
+    import skimage.data
+    from scipy.signal import fftconvolve
+
+    from nublur import cli
+
+    scene = skimage.data.camera()[40:296, 120:376] / 255.0
+    blurry = np.clip(fftconvolve(scene, nublur.linear_kernel(31, 0.0), mode="same"), 0, 1)
+    path, out = tmp_path / "line.png", tmp_path / "out.png"
+    iio.imwrite(path, np.round(blurry * 255).astype(np.uint8))
+    assert cli.main(["deblur", str(path), "-o", str(out), "--estimator", "uniform",
+                     "--kernel-size", "9", "--gamma", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "reaches the border of its window" in err and "confidence 0.00" in err
+    assert np.array_equal(iio.imread(out), iio.imread(path))
+
+
 def test_every_estimator_saves_its_field(tmp_path):
     rng = np.random.default_rng(4)
     sharp = synth.dead_leaves((240, 320), rng)  # large enough for a 2 x 3 patch grid

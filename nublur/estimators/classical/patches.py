@@ -64,7 +64,8 @@ class FieldEstimate:
     confidence : float
         In [0, 1]: the global estimate's cross-scale agreement times the mean agreement of
         the usable patches' kernels with their neighbours (0.5 when no patch is usable:
-        the field is then the global PSF). A heuristic; below 0.5 do not trust it.
+        the field is then the global PSF); 0 when the global PSF is truncated by its window
+        (``border_mass``). A heuristic; below 0.5 do not trust it.
     global_confidence : float
         The global PSF's cross-scale agreement.
     blur_radius : float
@@ -78,6 +79,9 @@ class FieldEstimate:
         With ``camera="rotation"``: median relative L2 distance between the reliable patch
         kernels and the fitted trajectory's PSFs (large when the blur is not a camera
         rotation); NaN otherwise.
+    border_mass : float
+        ``PsfEstimate.border_mass`` of the global PSF: from ``psf.TRUNCATED_MASS`` on, its
+        kernel reached the border of its window.
     """
 
     global_psf: np.ndarray
@@ -88,6 +92,7 @@ class FieldEstimate:
     blur_radius: float = float("nan")
     noise: float = float("nan")
     camera_residual: float = float("nan")
+    border_mass: float = 0.0
 
 
 class ClassicalEstimator:
@@ -194,7 +199,7 @@ class ClassicalEstimator:
             field = refine_field(image, field, channel_axis=channel_axis, gamma=self.gamma)
         kernels = field.psf if isinstance(field, UniformField) else field.kernels
         out = dataclasses.replace(out, blur_radius=blur_radius(kernels) * scale,
-                                  noise=noise)
+                                  noise=noise, border_mass=info.border_mass)
         return (field, out) if return_info else field
 
     def _global(self, y, saturated):
