@@ -58,6 +58,7 @@ _LUMA = np.array([0.299, 0.587, 0.114])
 _FLOOR_GAIN, _WEIGHT_GAIN = 0.5, 200.0
 _REFIT_PER_SIZE = 60
 TRUNCATED_MASS = 0.01
+_FINAL_THRESHOLD = 1 / 20  # of the kernel's max: the final clean-up and support
 
 
 @dataclasses.dataclass
@@ -409,14 +410,15 @@ def _scale(ys, sat, k, lam, settings: Settings, count: int, refit: bool = False)
 
 
 def _refit(latent, blurred_grads, k, settings: Settings):
-    """The last kernel step again on the support found (entries at least 1/20 of the max,
-    grown by one pixel), which drops the speckle noise around the motion path. With the
-    support fixed, three times as many latent gradients are selected as in the alternations
-    (``_REFIT_PER_SIZE``): one kernel step from the true kernel's RL latent image with 60 K
-    gradients per orientation is closer to the truth than with 20 K (Levin, RL error ratio
-    1.03 against 1.14), while 40 K in the alternations too measured worse (1.30 against
-    1.16)."""
-    support = scipy.ndimage.binary_dilation(k >= k.max() / 20, np.ones((3, 3), dtype=bool))
+    """The last kernel step again on the support found (entries at least
+    ``_FINAL_THRESHOLD`` of the max, grown by one pixel), which drops the speckle noise
+    around the motion path. With the support fixed, three times as many latent gradients
+    are selected as in the alternations (``_REFIT_PER_SIZE``): one kernel step from the true
+    kernel's RL latent image with 60 K gradients per orientation is closer to the truth than
+    with 20 K (Levin, RL error ratio 1.03 against 1.14), while 40 K in the alternations too
+    measured worse (1.30 against 1.16)."""
+    strong = k >= k.max() * _FINAL_THRESHOLD
+    support = scipy.ndimage.binary_dilation(strong, np.ones((3, 3), dtype=bool))
     lx, ly, _ = select_gradients(latent, k.shape[0], per_size=_REFIT_PER_SIZE)
     gx, gy, keep = blurred_grads
     k_new = kernel_least_squares((lx * keep, ly * keep), (gx, gy), k.shape[0], settings.weight,
@@ -482,7 +484,7 @@ def select_gradients(latent, size, threshold=None, *, per_size: int = 20):
 
 
 def _finish(k):
-    k = clean_kernel(k, threshold=1 / 20)
+    k = clean_kernel(k, threshold=_FINAL_THRESHOLD)
     k = centre_kernel(k)
     return trim_kernel(k, margin=1)
 
@@ -508,7 +510,7 @@ def _diagnostics(psf, y, saturated, latent, per_scale, sizes) -> PsfEstimate:
 
 def border_mass(kernel) -> float:
     """Share of a kernel's mass on the outermost ring of its window, counting the entries
-    at least 1/20 of its max (``_finish``'s threshold).
+    at least ``_FINAL_THRESHOLD`` of its max, as in ``_finish``).
 
     The automatic window holds the support found plus a fifth and 3 px each side, and the
     kernel is re-centred at every step, so a kernel that still reaches the border is cut by
@@ -517,7 +519,7 @@ def border_mass(kernel) -> float:
     0.06 on the 18th (a 9 px shake estimated as a 15 px cross of faint lines along the
     image axes, with which RL lost 14.5 dB).
     """
-    k = np.where(kernel >= kernel.max() / 20, kernel, 0.0)
+    k = np.where(kernel >= kernel.max() * _FINAL_THRESHOLD, kernel, 0.0)
     total = k.sum()
     if total <= 0 or k.shape[0] < 3:
         return 0.0
